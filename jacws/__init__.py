@@ -1,0 +1,43 @@
+"""jacws: the jac-cloud WebSocket server in Python, with an in-notebook playground.
+
+Walkers, nodes and the ``socket`` notify API come from the I/O-free core; the server
+(``start``, ``Server``) is imported lazily so that ``import jacws`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import JacWSError
+from .graph import Edge, Node, Root
+from .walkers import Walker, on_entry, on_exit, registry, socket
+
+if TYPE_CHECKING:
+    from .server import Server, start
+
+__all__ = [
+    "Edge",
+    "JacWSError",
+    "Node",
+    "Root",
+    "Server",
+    "Walker",
+    "on_entry",
+    "on_exit",
+    "registry",
+    "socket",
+    "start",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {"start": "server", "Server": "server"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jacws' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)

@@ -1,0 +1,287 @@
+"""The FastAPI application: ``/websocket``, ``/user/*``, ``/walker/*``, ``/walkers``, ``/healthz``.
+
+This is the only module that imports FastAPI or Starlette. :class:`Runtime` holds the
+services one server needs (store, tokens, hub, walker threads); :func:`create_app`
+builds the application around one runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from .auth import Claims, PasswordHasher, TokenIssuer, bearer_token, is_valid_email
+from .errors import ClientError, InvalidEvent, InvalidToken, UnknownWalker, UserExists
+from .graph import GraphSession
+from .hub import Hub, HubNotifier
+from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
+from .settings import Settings, load_or_create_secret
+from .store import Store, open_store
+from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
+
+__all__ = ["Runtime", "create_app"]
+
+log = logging.getLogger("jacws")
+T = TypeVar("T")
+
+
+class Runtime:
+    """The services of one server: store, password hasher, token issuer, hub, walker threads.
+
+    Args:
+        settings: the server's settings.
+        walkers: the walker registry to serve (the process-wide one by default).
+    """
+
+    def __init__(self, settings: Settings, walkers: WalkerRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = walkers or registry
+        self.store: Store = open_store(settings.db)
+        secret = settings.secret
+        if not secret:
+            secret, origin = load_or_create_secret(settings.db)
+            log.info("token secret %s", origin)
+        self.tokens = TokenIssuer(secret, self.store, settings.token_lifetime)
+        self.hasher = PasswordHasher()
+        self.executor = ThreadPoolExecutor(settings.walker_threads, thread_name_prefix="jacws-walker")
+        self.hub = Hub(self.store, self.registry, self.executor, self.claims_or_none, settings.limits, settings.policy)
+
+    def claims_or_none(self, token: str | None) -> Claims | None:
+        """The claims of a valid token, None for a missing or invalid one (anonymous)."""
+        try:
+            return self.tokens.verify(bearer_token(token))
+        except InvalidToken:
+            return None
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking ``fn(*args)`` (password hashing, store calls) in the walker threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def close(self, wait: bool = False) -> None:
+        """Stop the walker threads (waiting for running ones if ``wait``) and close the store."""
+        self.executor.shutdown(wait=wait, cancel_futures=True)
+        self.store.close()
+
+
+def _json(status: int, content: Any) -> Response:
+    return Response(encode(content), status_code=status, media_type="application/json")
+
+
+def _error(error: ClientError, kind: str = "error") -> Response:
+    body = error.to_wire(kind)
+    if isinstance(error, InvalidEvent) and error.details:
+        body["detail"] = error.details  # FastAPI's key, for clients that read 422s that way
+    return _json(error.http_status, body)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidEvent("request body is not valid JSON", [{"loc": ["body"], "msg": "invalid JSON"}]) from None
+    if not isinstance(value, dict):
+        raise InvalidEvent("request body must be a JSON object", [{"loc": ["body"], "msg": "must be an object"}])
+    return value
+
+
+class _SocketTransport:
+    """The hub's :class:`~jacws.hub.Transport` over a raw ASGI websocket ``send``."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    async def send(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
+
+    async def close(self, code: int, reason: str = "") -> None:
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class _WebSocketEndpoint:
+    """``/websocket`` as a raw ASGI app: no per-message wrapper objects on the hot path."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        hub = self.runtime.hub
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                header = value.decode("latin-1")
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        channel_id = (query.get("channel_id") or [None])[0]
+        claims = self.runtime.claims_or_none(header)
+        await send({"type": "websocket.accept"})
+        conn = hub.connect(_SocketTransport(send), claims, channel_id)
+        handle = hub.handle_frame
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    text = message.get("text")
+                    handle(conn, text if text is not None else message.get("bytes") or b"")
+                elif message["type"] == "websocket.disconnect":
+                    break
+        finally:
+            hub.disconnect(conn)
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", path.strip("/"))
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
+    return re.compile(regex)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The FastAPI application serving one runtime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.hub.bind_loop()
+        yield
+        await runtime.hub.close_all()
+        runtime.close()
+
+    app = FastAPI(title="jacws", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.router.routes.append(WebSocketRoute("/websocket", _WebSocketEndpoint(runtime)))
+    hub, tokens, store, hasher = runtime.hub, runtime.tokens, runtime.store, runtime.hasher
+
+    @app.post("/user/register", status_code=201)
+    async def register(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            email, password = body.get("email"), body.get("password")
+            details = []
+            if not is_valid_email(email):
+                details.append({"loc": ["email"], "msg": "must be an email address"})
+            if not isinstance(password, str) or not password:
+                details.append({"loc": ["password"], "msg": "must be a non-empty string"})
+            if details:
+                raise InvalidEvent("invalid registration", details)
+        except ClientError as error:
+            return _error(error)
+        assert isinstance(email, str) and isinstance(password, str)
+        password_hash = await runtime.in_thread(hasher.hash, password)
+        try:
+            await runtime.in_thread(store.create_user, email, password_hash)
+        except UserExists:
+            return _json(409, {"message": "Email already registered!", "error": "email already registered", "code": "user_exists"})
+        return _json(201, {"message": "Successfully Registered!"})
+
+    @app.post("/user/login")
+    async def login(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+        except ClientError as error:
+            return _error(error)
+        email, password = body.get("email"), body.get("password")
+        user = store.get_user_by_email(email) if isinstance(email, str) else None
+        valid = user is not None and isinstance(password, str)
+        if valid and user is not None and await runtime.in_thread(hasher.verify, user.password_hash, str(password)):
+            token = tokens.issue(user.id, user.email, user.root_id)
+            root_hex = user.root_id.removeprefix("n::")
+            return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
+        return _json(400, {"message": "Invalid Email/Password!", "error": "invalid email or password", "code": "invalid_credentials"})
+
+    @app.post("/user/logout")
+    async def logout(request: Request) -> Response:
+        try:
+            claims = tokens.verify(bearer_token(request.headers.get("authorization")))
+        except InvalidToken as error:
+            return _json(401, {"error": f"not logged in: {error}", "code": "auth_required"})
+        tokens.revoke(claims)
+        hub.revoke(claims.jti)
+        return _json(200, {"message": "Successfully Logged Out!"})
+
+    @app.get("/walkers")
+    async def walkers() -> Response:
+        return _json(200, {"walkers": [describe_walker(cls) for cls in runtime.registry.served()]})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json(200, {"status": "ok", "connections": len(hub.connections), "relay": None})
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    @app.api_route("/walker/{name}", methods=methods)
+    async def walker(name: str, request: Request) -> Response:
+        return await call_walker(name, "", request)
+
+    @app.api_route("/walker/{name}/{rest:path}", methods=methods)
+    async def walker_on_node(name: str, rest: str, request: Request) -> Response:
+        return await call_walker(name, rest, request)
+
+    async def call_walker(name: str, rest: str, request: Request) -> Response:
+        try:
+            cls = runtime.registry.get(name)
+            specs = cls.__jacws_specs__ if cls else None
+            if cls is None or specs is None or specs.private or not specs.http_methods:
+                raise UnknownWalker(f"unknown walker {name[:100]!r}")
+            method = request.method.lower()
+            if method not in specs.http_methods:
+                allowed = ", ".join(m.upper() for m in specs.http_methods)
+                return _json(405, {"error": f"walker {name} accepts {allowed}", "code": "method_not_allowed"})
+            claims = _rest_claims(request)
+            if specs.auth and claims is None:
+                return _json(401, {"type": "walker", "error": f"walker {name} requires a logged-in user", "code": "auth_required"})
+            fields, node_id = await _walker_input(cls, method, rest, request)
+            root_id = claims.root_id if claims else PUBLIC_ROOT_ID
+            session = GraphSession(store, root_id)
+            reports = await run_walker(cls, fields, session, HubNotifier(hub, None), runtime.executor, node_id)
+        except InvalidToken as error:
+            return _json(401, {"type": "walker", "error": f"invalid token: {error}", "code": "auth_required"})
+        except ClientError as error:
+            return _error(error, "walker")
+        return _json(200, walker_response(reports))
+
+    def _rest_claims(request: Request) -> Claims | None:
+        token = bearer_token(request.headers.get("authorization"))
+        return tokens.verify(token) if token else None
+
+    return app
+
+
+async def _walker_input(cls: type[Walker], method: str, rest: str, request: Request) -> tuple[dict[str, Any], str | None]:
+    specs = cls.__jacws_specs__
+    fields: dict[str, Any] = {} if method in ("get", "head") else await _json_body(request)
+    query_fields = set(cls.__jacws_fields__) if method in ("get", "head") or "*" in specs.as_query else set(specs.as_query)
+    for key in query_fields:
+        values = request.query_params.getlist(key)
+        if values:
+            fields[key] = values if len(values) > 1 else values[0]
+    node_id = None
+    rest = rest.strip("/")
+    if rest:
+        head, _, tail = rest.partition("/")
+        try:
+            node_id = normalize_node_id(head)
+            rest = tail
+        except ValueError:
+            node_id = None
+        if rest:
+            match = _path_pattern(specs.path).fullmatch(rest) if specs.path else None
+            if match is None:
+                raise UnknownWalker(f"no route /walker/{cls.__name__}/{rest[:100]}")
+            fields.update(match.groupdict())
+    return fields, node_id

@@ -1,0 +1,147 @@
+"""Passwords (argon2) and tokens (JWT, HS256 only, with expiry and revocation)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import argon2
+import jwt
+
+from .errors import InvalidToken
+
+__all__ = [
+    "Claims",
+    "PasswordHasher",
+    "Revocations",
+    "TokenIssuer",
+    "bearer_token",
+    "is_valid_email",
+    "new_secret",
+]
+
+ALGORITHM = "HS256"
+_BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def new_secret() -> str:
+    """A fresh random signing secret (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def is_valid_email(email: object) -> bool:
+    """Whether ``email`` looks like ``name@domain.tld`` (no further checks)."""
+    return isinstance(email, str) and len(email) <= 320 and _EMAIL.fullmatch(email) is not None
+
+
+def bearer_token(value: str | None) -> str | None:
+    """The JWT in ``"Bearer <jwt>"``, ``"bearer <jwt>"`` or a raw ``"<jwt>"``; None if empty."""
+    if not value or not value.strip():
+        return None
+    match = _BEARER.fullmatch(value)
+    return match.group(1) if match else value.strip()
+
+
+class PasswordHasher:
+    """argon2id password hashing."""
+
+    def __init__(self) -> None:
+        self._hasher = argon2.PasswordHasher()
+
+    def hash(self, password: str) -> str:
+        """Hash a password for storage."""
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash``."""
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+
+class Revocations(Protocol):
+    """Where revoked token ids are kept (the store)."""
+
+    def revoke_token(self, jti: str, expires_at: float) -> None: ...
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a valid token says: who, their root, and when it expires."""
+
+    user_id: str
+    email: str
+    root_id: str
+    jti: str
+    expires_at: float
+
+
+class TokenIssuer:
+    """Issues and verifies HS256 JWTs signed with the server's secret.
+
+    Args:
+        secret: the signing secret.
+        revocations: where revoked token ids are kept.
+        lifetime: seconds a token is valid for.
+    """
+
+    def __init__(self, secret: str, revocations: Revocations, lifetime: float = 12 * 3600) -> None:
+        if not secret:
+            raise ValueError("the token secret must not be empty")
+        self._secret = secret
+        self._revocations = revocations
+        self.lifetime = lifetime
+
+    def issue(self, user_id: str, email: str, root_id: str) -> str:
+        """A new token for this user."""
+        now = time.time()
+        payload = {
+            "sub": user_id,
+            "email": email,
+            "root_id": root_id,
+            "jti": secrets.token_hex(16),
+            "iat": int(now),
+            "exp": now + self.lifetime,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str | None) -> Claims:
+        """The claims of a valid, unexpired, unrevoked token.
+
+        Raises:
+            InvalidToken: the token is missing, malformed, forged, expired or revoked.
+        """
+        if not token:
+            raise InvalidToken("no token")
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "sub", "jti", "root_id"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("invalid token") from None
+        claims = Claims(
+            str(payload["sub"]),
+            str(payload.get("email", "")),
+            str(payload["root_id"]),
+            str(payload["jti"]),
+            float(payload["exp"]),
+        )
+        if self._revocations.is_revoked(claims.jti):
+            raise InvalidToken("token revoked")
+        return claims
+
+    def revoke(self, claims: Claims) -> None:
+        """Revoke a token; it is refused from now on."""
+        self._revocations.revoke_token(claims.jti, claims.expires_at)

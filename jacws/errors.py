@@ -1,0 +1,167 @@
+"""Every error jacws raises, and the wire codes clients see.
+
+The tree::
+
+    JacWSError                     base of everything raised by jacws
+    ├── ClientError                sent to a client as {"error", "code", ...}
+    │   ├── InvalidJSON            invalid_json: the frame is not JSON
+    │   ├── InvalidEvent           invalid_event: not an object, unknown type, bad fields
+    │   ├── UnknownWalker          unknown_walker: no such walker for this transport
+    │   ├── AuthRequired           auth_required: the walker needs a logged-in user
+    │   ├── Forbidden              forbidden: no access to a node or a publish target
+    │   ├── WalkerFailed           walker_error: the walker raised
+    │   ├── RateLimited            rate_limited: too many messages
+    │   └── TooLarge               too_large: too many ids in one event
+    ├── SpecsError                 a walker's ``__specs__`` is wrong (raised at class creation)
+    ├── UserExists                 registering an email twice
+    ├── InvalidCredentials         wrong email or password
+    ├── InvalidToken               a JWT that is malformed, expired, revoked or forged
+    ├── InvalidTarget              a notify call named a malformed root id
+    ├── NotInWalker                ``socket.notify_*`` called outside a running walker
+    └── ServerError                the in-notebook server could not start or stop
+        └── PortInUse              the requested port is taken
+
+Errors sent to clients are always built from these classes, never from a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthRequired",
+    "ClientError",
+    "Forbidden",
+    "InvalidCredentials",
+    "InvalidEvent",
+    "InvalidJSON",
+    "InvalidTarget",
+    "InvalidToken",
+    "JacWSError",
+    "NotInWalker",
+    "PortInUse",
+    "RateLimited",
+    "ServerError",
+    "SpecsError",
+    "TooLarge",
+    "UnknownWalker",
+    "UserExists",
+    "WalkerFailed",
+]
+
+
+class JacWSError(Exception):
+    """Base class of every error raised by jacws."""
+
+
+class ClientError(JacWSError):
+    """An error that is answered to a client with a wire ``code``.
+
+    Args:
+        message: the human-readable message sent as ``error``.
+        details: optional ``[{"loc": [...], "msg": "..."}]`` entries.
+    """
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_wire(self, kind: str = "error", request_id: Any = None) -> dict[str, Any]:
+        """The error as the single wire shape of PROTOCOL.md."""
+        wire: dict[str, Any] = {"type": kind, "error": self.message, "code": self.code}
+        if self.details:
+            wire["details"] = self.details
+        if request_id is not None:
+            wire["id"] = request_id
+        return wire
+
+
+class InvalidJSON(ClientError):
+    """The frame is not valid UTF-8 JSON."""
+
+    code = "invalid_json"
+
+
+class InvalidEvent(ClientError):
+    """The event is not an object, has an unknown type, or missing or wrong fields."""
+
+    code = "invalid_event"
+    http_status = 422
+
+
+class UnknownWalker(ClientError):
+    """No walker of that name is served over this transport."""
+
+    code = "unknown_walker"
+    http_status = 404
+
+
+class AuthRequired(ClientError):
+    """The walker requires a logged-in user."""
+
+    code = "auth_required"
+    http_status = 401
+
+
+class Forbidden(ClientError):
+    """The caller has no access to the target node or publish target."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class WalkerFailed(ClientError):
+    """A walker raised; the message names the exception type only."""
+
+    code = "walker_error"
+    http_status = 500
+
+
+class RateLimited(ClientError):
+    """The connection sends faster than its rate limit."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
+class TooLarge(ClientError):
+    """An event names more ids than the limit allows."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class SpecsError(JacWSError, TypeError):
+    """A walker's ``__specs__`` has an unknown name or a wrong value."""
+
+
+class UserExists(JacWSError):
+    """A user with this email is already registered."""
+
+
+class InvalidCredentials(JacWSError):
+    """The email or password is wrong."""
+
+
+class InvalidToken(JacWSError):
+    """A token that is malformed, expired, revoked or not signed by this server."""
+
+
+class InvalidTarget(JacWSError, ValueError):
+    """A ``notify_users`` call named something that is not a root id."""
+
+
+class NotInWalker(JacWSError, RuntimeError):
+    """``socket.notify_*`` was called outside a running walker."""
+
+
+class ServerError(JacWSError, RuntimeError):
+    """The in-notebook server could not start or stop."""
+
+
+class PortInUse(ServerError):
+    """The requested port is already taken by another program."""

@@ -1,0 +1,432 @@
+"""Nodes, edges and roots: typed archetypes and each user's graph.
+
+A user's graph lives in a store; a :class:`GraphSession` is one walker run's view of
+it (an identity map that loads nodes and edges on demand and writes back what
+changed). Nodes are reported to clients as ``{"id": "n::...", "context": {...}}``.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import pydantic
+
+from .errors import Forbidden
+from .protocol import encode, new_edge_id, new_node_id, normalize_node_id
+
+__all__ = [
+    "Archetype",
+    "Edge",
+    "EdgeRecord",
+    "GraphSession",
+    "GraphStore",
+    "Node",
+    "NodeRecord",
+    "Root",
+    "archetype_fields",
+]
+
+A = TypeVar("A", bound="Archetype")
+N = TypeVar("N", bound="Node")
+
+_OWN_MODULES = frozenset({"jacws.graph", "jacws.walkers"})  # their annotations are not user fields
+_types_lock = threading.Lock()
+_node_types: dict[str, type[Node]] = {}
+_edge_types: dict[str, type[Edge]] = {}
+
+
+def archetype_fields(cls: type) -> dict[str, tuple[Any, Any]]:
+    """The typed fields a class declares: ``{name: (annotation, default or ...)}``.
+
+    Private names (leading underscore) and ``ClassVar`` annotations are not fields.
+    """
+    fields: dict[str, tuple[Any, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        if "__annotations__" not in klass.__dict__ or klass.__module__ in _OWN_MODULES:
+            continue
+        hints = typing.get_type_hints(klass, include_extras=True)
+        for name in klass.__dict__["__annotations__"]:
+            hint = hints.get(name)
+            if name.startswith("_") or typing.get_origin(hint) is ClassVar or hint is ClassVar:
+                continue
+            fields[name] = (hint, klass.__dict__.get(name, ...))
+    return fields
+
+
+class Archetype:
+    """Base of nodes and edges: typed fields validated on construction."""
+
+    __jacws_model__: ClassVar[type[pydantic.BaseModel]]
+    __jacws_fields__: ClassVar[tuple[str, ...]] = ()
+
+    id: str
+    _session: GraphSession | None
+    _snapshot: bytes | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = archetype_fields(cls)
+        for name, (_, default) in fields.items():
+            if name in cls.__dict__ and default is not ...:
+                delattr(cls, name)  # defaults live in the model, instances carry values
+        cls.__jacws_fields__ = tuple(fields)
+        cls.__jacws_model__ = pydantic.create_model(  # type: ignore[call-overload]
+            cls.__name__,
+            __config__=pydantic.ConfigDict(arbitrary_types_allowed=True),
+            **fields,
+        )
+
+    def __init__(self, **fields: Any) -> None:
+        model = type(self).__jacws_model__.model_validate(fields)
+        for name in type(self).__jacws_fields__:
+            object.__setattr__(self, name, getattr(model, name))
+        self.id = self._new_id()
+        self._session = None
+        self._snapshot = None
+
+    @staticmethod
+    def _new_id() -> str:
+        raise NotImplementedError
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The field values, as a dict."""
+        return {name: getattr(self, name) for name in type(self).__jacws_fields__}
+
+    def __jacws_json__(self) -> dict[str, Any]:
+        return {"id": self.id, "context": self.context}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.context.items())
+        return f"{type(self).__name__}({fields})"
+
+    @classmethod
+    def _from_record(cls: type[A], record_id: str, context: dict[str, Any]) -> A:
+        self = cls.__new__(cls)
+        try:
+            model = cls.__jacws_model__.model_validate(context)
+            values = {name: getattr(model, name) for name in cls.__jacws_fields__}
+        except pydantic.ValidationError:
+            values = {name: context.get(name) for name in cls.__jacws_fields__}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self.id = record_id
+        self._session = None
+        self._snapshot = None
+        return self
+
+
+class Node(Archetype):
+    """A node of a user's graph. Subclass it with typed fields::
+
+    class Message(Node):
+        text: str
+    """
+
+    _type_name: str | None = None  # the stored type, kept when the class is not defined here
+    _raw_context: dict[str, Any] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        with _types_lock:
+            _node_types[cls.__name__] = cls
+
+    @staticmethod
+    def _new_id() -> str:
+        return new_node_id()
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The field values, as a dict."""
+        if self._raw_context is not None:
+            return dict(self._raw_context)
+        return super().context
+
+    def connect(self, other: N, edge: Edge | None = None) -> N:
+        """Add an edge from this node to ``other`` (Jac's ``++>``) and return ``other``."""
+        session = self._require_session()
+        session.add_edge(self, other, edge or Edge())
+        return other
+
+    def disconnect(self, other: Node) -> int:
+        """Remove every edge from this node to ``other``; return how many were removed."""
+        return self._require_session().remove_edges(self, other)
+
+    def nodes(self, node_type: type[N] | None = None, edge_type: type[Edge] | None = None) -> list[N]:
+        """The nodes this node points to, optionally only of a node or edge type."""
+        session = self._require_session()
+        found: list[Any] = []
+        for edge in session.out_edges(self):
+            if edge_type is not None and not isinstance(edge, edge_type):
+                continue
+            target = session.get_node(edge.target_id)
+            if node_type is None or isinstance(target, node_type):
+                found.append(target)
+        return found
+
+    def edges(self, edge_type: type[Edge] | None = None) -> list[Edge]:
+        """The edges leaving this node, optionally only of one type."""
+        return [e for e in self._require_session().out_edges(self) if edge_type is None or isinstance(e, edge_type)]
+
+    def destroy(self) -> None:
+        """Delete this node and every edge touching it."""
+        self._require_session().destroy(self)
+
+    def _require_session(self) -> GraphSession:
+        if self._session is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is not in a graph yet: connect it to the walker's root or to a node in it"
+            )
+        return self._session
+
+
+class Root(Node):
+    """A user's root node: every registered user has one; anonymous users share one."""
+
+
+class Edge(Archetype):
+    """An edge between two nodes of one user's graph; subclass it for typed edges."""
+
+    source_id: str = ""
+    target_id: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        with _types_lock:
+            _edge_types[cls.__name__] = cls
+
+    @staticmethod
+    def _new_id() -> str:
+        return new_edge_id()
+
+    def __jacws_json__(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source_id, "target": self.target_id, "context": self.context}
+
+
+Node.__jacws_fields__ = ()
+Node.__jacws_model__ = pydantic.create_model("Node")
+Edge.__jacws_fields__ = ()
+Edge.__jacws_model__ = pydantic.create_model("Edge")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node as stored: its id, owner root, type name and field values."""
+
+    id: str
+    root_id: str
+    type: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRecord:
+    """An edge as stored."""
+
+    id: str
+    root_id: str
+    type: str
+    source: str
+    target: str
+    context: dict[str, Any]
+
+
+class GraphStore(Protocol):
+    """What a :class:`GraphSession` needs from a store."""
+
+    def load_node(self, node_id: str) -> NodeRecord | None: ...
+
+    def load_out_edges(self, root_id: str, node_id: str) -> list[EdgeRecord]: ...
+
+    def save_graph(
+        self,
+        nodes: list[NodeRecord],
+        edges: list[EdgeRecord],
+        deleted_nodes: list[str],
+        deleted_edges: list[str],
+    ) -> None: ...
+
+
+def _dump(context: dict[str, Any]) -> bytes:
+    return encode(context).encode()
+
+
+class GraphSession:
+    """One walker run's view of one user's graph.
+
+    Loads nodes and edges on demand, refuses nodes of other users, and writes back
+    new, changed and deleted archetypes in :meth:`commit`. Thread-safe for use from
+    an ability running in a worker thread.
+    """
+
+    def __init__(self, store: GraphStore, root_id: str) -> None:
+        self.store = store
+        self.root_id = root_id
+        self._lock = threading.RLock()
+        self._nodes: dict[str, Node] = {}
+        self._out: dict[str, list[Edge]] = {}
+        self._new: set[str] = set()
+        self._deleted_nodes: set[str] = set()
+        self._deleted_edges: set[str] = set()
+
+    def root(self) -> Root:
+        """The user's root node (created on first use)."""
+        with self._lock:
+            node = self._nodes.get(self.root_id)
+            if node is None:
+                record = self.store.load_node(self.root_id)
+                node = self._adopt_record(record) if record else self._adopt_new(Root(), self.root_id)
+            if not isinstance(node, Root):
+                raise Forbidden("not a root node")
+            return node
+
+    def get_node(self, node_id: str) -> Node:
+        """The node with this id, if it belongs to this user's graph.
+
+        Raises:
+            Forbidden: the id is unknown or the node belongs to another user.
+        """
+        node_id = normalize_node_id(node_id)
+        with self._lock:
+            node = self._nodes.get(node_id)
+            if node is not None:
+                return node
+            if node_id == self.root_id:
+                return self.root()
+            record = self.store.load_node(node_id)
+            if record is None or record.root_id != self.root_id or node_id in self._deleted_nodes:
+                raise Forbidden(f"no access to node {node_id}")
+            return self._adopt_record(record)
+
+    def add_edge(self, source: Node, target: Node, edge: Edge) -> None:
+        """Connect ``source`` to ``target`` with ``edge``, adopting new nodes."""
+        with self._lock:
+            for node in (source, target):
+                self._adopt(node)
+            if edge._session is not None:
+                raise ValueError("this edge already connects two nodes")
+            edge.source_id, edge.target_id = source.id, target.id
+            edge._session = self
+            self._new.add(edge.id)
+            self.out_edges(source).append(edge)
+
+    def remove_edges(self, source: Node, target: Node) -> int:
+        """Remove the edges from ``source`` to ``target``."""
+        with self._lock:
+            edges = self.out_edges(source)
+            gone = [e for e in edges if e.target_id == target.id]
+            for edge in gone:
+                edges.remove(edge)
+                self._forget_edge(edge)
+            return len(gone)
+
+    def destroy(self, node: Node) -> None:
+        """Delete ``node`` and the edges from it; edges pointing at it are skipped on load."""
+        with self._lock:
+            if node.id == self.root_id:
+                raise ValueError("a root cannot be destroyed")
+            for edge in self.out_edges(node):
+                self._forget_edge(edge)
+            self._out[node.id] = []
+            self._nodes.pop(node.id, None)
+            if node.id in self._new:
+                self._new.discard(node.id)
+            else:
+                self._deleted_nodes.add(node.id)
+            for edges in self._out.values():
+                for edge in [e for e in edges if e.target_id == node.id]:
+                    edges.remove(edge)
+                    self._forget_edge(edge)
+            node._session = None
+
+    def out_edges(self, node: Node) -> list[Edge]:
+        """The (live, mutable) list of edges leaving ``node``."""
+        with self._lock:
+            edges = self._out.get(node.id)
+            if edges is None:
+                edges = []
+                if node.id not in self._new:
+                    for record in self.store.load_out_edges(self.root_id, node.id):
+                        edge = self._edge_from_record(record)
+                        if record.target not in self._deleted_nodes:
+                            edges.append(edge)
+                self._out[node.id] = edges
+            return edges
+
+    def commit(self) -> None:
+        """Write new, changed and deleted nodes and edges to the store."""
+        with self._lock:
+            nodes: list[NodeRecord] = []
+            for node in self._nodes.values():
+                dumped = _dump(node.context)
+                if node.id in self._new or dumped != node._snapshot:
+                    nodes.append(NodeRecord(node.id, self.root_id, _type_name(node), node.context))
+                    node._snapshot = dumped
+            edges: list[EdgeRecord] = []
+            for out in self._out.values():
+                for edge in out:
+                    dumped = _dump(edge.context)
+                    if edge.id in self._new or dumped != edge._snapshot:
+                        edges.append(
+                            EdgeRecord(
+                                edge.id, self.root_id, type(edge).__name__, edge.source_id, edge.target_id, edge.context
+                            )
+                        )
+                        edge._snapshot = dumped
+            if nodes or edges or self._deleted_nodes or self._deleted_edges:
+                self.store.save_graph(nodes, edges, sorted(self._deleted_nodes), sorted(self._deleted_edges))
+            self._new.clear()
+            self._deleted_nodes.clear()
+            self._deleted_edges.clear()
+
+    def _forget_edge(self, edge: Edge) -> None:
+        if edge.id in self._new:
+            self._new.discard(edge.id)
+        else:
+            self._deleted_edges.add(edge.id)
+        edge._session = None
+
+    def _adopt(self, node: Node) -> None:
+        if node._session is self:
+            return
+        if node._session is not None:
+            raise Forbidden(f"node {node.id} belongs to another graph")
+        self._adopt_new(node, node.id)
+
+    def _adopt_new(self, node: N, node_id: str) -> N:
+        node.id = node_id
+        node._session = self
+        self._nodes[node_id] = node
+        self._new.add(node_id)
+        return node
+
+    def _adopt_record(self, record: NodeRecord) -> Node:
+        cls = _node_types.get(record.type)
+        if record.id == self.root_id or record.type == "Root":
+            cls = Root
+        node: Node
+        if cls is None:
+            node = Node._from_record(record.id, {})
+            node._type_name = record.type
+            node._raw_context = dict(record.context)
+        else:
+            node = cls._from_record(record.id, record.context)
+        node._session = self
+        node._snapshot = _dump(node.context)
+        self._nodes[record.id] = node
+        return node
+
+    def _edge_from_record(self, record: EdgeRecord) -> Edge:
+        cls = _edge_types.get(record.type, Edge)
+        edge = cls._from_record(record.id, record.context)
+        edge.source_id, edge.target_id = record.source, record.target
+        edge._session = self
+        edge._snapshot = _dump(edge.context)
+        return edge
+
+
+def _type_name(node: Node) -> str:
+    return node._type_name or type(node).__name__

@@ -1,0 +1,451 @@
+"""Live connections, fan-out and the dispatch of client events.
+
+The hub knows every open connection by client id, user root and channel. A message
+for many connections is serialised once and *enqueued* to each (never awaited per
+recipient); every connection drains its own bounded queue in its own writer task, so
+a client that stops reading is closed with 1008 when its backlog overflows and slows
+no one else. Sockets are reached only through the small :class:`Transport` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, Union
+
+from .auth import Claims
+from .errors import ClientError, Forbidden, InvalidTarget
+from .graph import GraphSession, Node
+from .protocol import (
+    PUBLIC_ROOT_ID,
+    ChangeUserEvent,
+    ChannelEvent,
+    ClientEvent,
+    ConnectionEvent,
+    Event,
+    EventError,
+    UserEvent,
+    WalkerEvent,
+    connection_message,
+    encode,
+    new_channel_id,
+    new_client_id,
+    normalize_node_id,
+    parse_event,
+    walker_response,
+)
+from .store import Store
+from .walkers import WalkerRegistry, run_walker
+
+__all__ = [
+    "Connection",
+    "ConnectionState",
+    "Hub",
+    "HubNotifier",
+    "Limits",
+    "PublishPolicy",
+    "Transport",
+]
+
+log = logging.getLogger("jacws.hub")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+
+
+class Transport(Protocol):
+    """The socket as the hub sees it."""
+
+    async def send(self, text: str) -> None:
+        """Send one text frame; may wait while the peer is not reading."""
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Send a close frame with ``code``."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-connection limits (PROTOCOL.md); the frame size is enforced by the transport."""
+
+    max_frame_bytes: int = 1 << 20
+    max_ids: int = 1000
+    max_backlog_messages: int = 1000
+    max_backlog_bytes: int = 8 << 20
+
+
+PolicyCallable = Callable[["Connection", Union[UserEvent, ChannelEvent, ClientEvent]], bool]
+PublishPolicy = Union[Literal["open", "authenticated"], PolicyCallable]
+
+
+class ConnectionState(enum.Enum):
+    """A connection is OPEN until it starts closing; CLOSED once the hub forgot it."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Connection:
+    """One client socket: its identity, its bounded send queue and its writer."""
+
+    def __init__(self, hub: Hub, transport: Transport, client_id: str, channel_id: str, claims: Claims | None) -> None:
+        self.hub = hub
+        self.transport = transport
+        self.client_id = client_id
+        self.channel_id = channel_id
+        self.claims = claims
+        self.state = ConnectionState.OPEN
+        self.close_code: int | None = None
+        self._outbox: deque[str] = deque()
+        self._outbox_bytes = 0
+        self._wake = asyncio.Event()
+        self._writer = asyncio.create_task(self._write(), name=f"jacws-writer-{client_id}")
+        self._closer: asyncio.Task[None] | None = None
+        self._walker_events: deque[WalkerEvent] = deque()
+        self._walker_task: asyncio.Task[None] | None = None
+
+    @property
+    def root_id(self) -> str:
+        """The user's root id, or the public root for anonymous connections."""
+        return self.claims.root_id if self.claims else PUBLIC_ROOT_ID
+
+    @property
+    def anonymous(self) -> bool:
+        """Whether no user is logged in on this connection."""
+        return self.claims is None
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting to be written."""
+        return len(self._outbox)
+
+    def info(self) -> dict[str, Any]:
+        """The connection event's data: client, root and channel ids."""
+        return {"client_id": self.client_id, "root_id": self.root_id, "channel_id": self.channel_id}
+
+    def enqueue(self, text: str) -> None:
+        """Queue an already-serialised message; closes the connection with 1008 on overflow."""
+        if self.state is not ConnectionState.OPEN:
+            return
+        limits = self.hub.limits
+        if len(self._outbox) >= limits.max_backlog_messages or self._outbox_bytes + len(text) > limits.max_backlog_bytes:
+            log.warning("closing slow consumer %s (backlog %d messages)", self.client_id, len(self._outbox))
+            self.close(CLOSE_POLICY, "slow consumer")
+            return
+        self._outbox.append(text)
+        self._outbox_bytes += len(text)
+        self._wake.set()
+
+    def send_message(self, message: Any) -> None:
+        """Serialise and queue one message for this connection only."""
+        self.enqueue(encode(message))
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Drop what is queued and close the socket with ``code`` (without waiting)."""
+        if self.state is not ConnectionState.OPEN:
+            return
+        self.state = ConnectionState.CLOSING
+        self.close_code = code
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        self._writer.cancel()
+        self._walker_events.clear()
+        self._closer = asyncio.create_task(self._send_close(code, reason), name=f"jacws-close-{self.client_id}")
+
+    async def closed(self) -> None:
+        """Wait until the close frame was handed to the transport (if one is being sent)."""
+        if self._closer is not None:
+            await asyncio.shield(self._closer)
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        try:
+            await self.transport.close(code, reason)
+        except Exception:  # the peer is already gone
+            log.debug("close of %s failed", self.client_id, exc_info=True)
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                outbox = self._outbox
+                while outbox:
+                    text = outbox.popleft()
+                    self._outbox_bytes -= len(text)
+                    await self.transport.send(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.debug("writer of %s stopped: peer gone", self.client_id, exc_info=True)
+            self.state = ConnectionState.CLOSING
+
+    def _queue_walker(self, event: WalkerEvent) -> None:
+        self._walker_events.append(event)
+        if self._walker_task is None or self._walker_task.done():
+            self._walker_task = asyncio.create_task(self._run_walkers(), name=f"jacws-walkers-{self.client_id}")
+
+    async def _run_walkers(self) -> None:
+        while self._walker_events:
+            event = self._walker_events.popleft()
+            await self.hub.run_walker_event(self, event)
+
+    def _forget(self) -> None:
+        self.state = ConnectionState.CLOSED
+        self._writer.cancel()
+        self._walker_events.clear()
+
+
+class Hub:
+    """Every live connection of this process, and what to do with each client event.
+
+    Args:
+        store: users and graphs.
+        registry: the walkers to serve.
+        executor: where plain (sync) abilities run.
+        authenticate: token text to claims, or None when missing or invalid.
+        limits: per-connection limits.
+        policy: who may publish ``user``, ``channel`` and ``client`` events.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        registry: WalkerRegistry,
+        executor: Executor,
+        authenticate: Callable[[str | None], Claims | None],
+        limits: Limits | None = None,
+        policy: PublishPolicy = "open",
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.executor = executor
+        self.authenticate = authenticate
+        self.limits = limits or Limits()
+        self.policy = policy
+        self.connections: dict[str, Connection] = {}
+        self.by_root: dict[str, dict[str, Connection]] = {}
+        self.by_channel: dict[str, dict[str, Connection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self.notifier = HubNotifier(self, None)
+
+    # -- connections ---------------------------------------------------------------
+
+    def bind_loop(self) -> None:
+        """Remember the running loop; notify calls from other threads are sent to it."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    def connect(self, transport: Transport, claims: Claims | None, channel_id: str | None = None) -> Connection:
+        """Register a new connection and queue its connection event."""
+        if self._loop is None:
+            self.bind_loop()
+        conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims)
+        self.connections[conn.client_id] = conn
+        self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
+        self.by_channel.setdefault(conn.channel_id, {})[conn.client_id] = conn
+        conn.send_message(connection_message(**conn.info()))
+        return conn
+
+    def disconnect(self, conn: Connection) -> None:
+        """Forget a connection whose socket is gone."""
+        if self.connections.pop(conn.client_id, None) is None:
+            return
+        _discard(self.by_root, conn.root_id, conn.client_id)
+        _discard(self.by_channel, conn.channel_id, conn.client_id)
+        conn._forget()
+
+    def _set_claims(self, conn: Connection, claims: Claims | None) -> None:
+        _discard(self.by_root, conn.root_id, conn.client_id)
+        conn.claims = claims
+        self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
+        conn.send_message(connection_message(**conn.info()))
+
+    def revoke(self, jti: str) -> int:
+        """Make every connection logged in with token ``jti`` anonymous; return how many."""
+        hits = [c for c in self.connections.values() if c.claims is not None and c.claims.jti == jti]
+        for conn in hits:
+            self._set_claims(conn, None)
+        return len(hits)
+
+    async def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5) -> None:
+        """Close every connection with ``code`` and wait (up to ``timeout``) for the close frames."""
+        conns = list(self.connections.values())
+        for conn in conns:
+            conn.close(code, reason)
+            if conn._walker_task is not None:
+                conn._walker_task.cancel()
+        waits = [asyncio.ensure_future(c.closed()) for c in conns]
+        if waits:
+            await asyncio.wait(waits, timeout=timeout)
+
+    # -- client frames --------------------------------------------------------------
+
+    def handle_frame(self, conn: Connection, frame: str | bytes) -> None:
+        """Parse and dispatch one client frame; errors are answered on the connection."""
+        try:
+            event = parse_event(frame, self.limits.max_ids)
+        except EventError as error:
+            conn.send_message(error.to_wire())
+            return
+        try:
+            self.dispatch(conn, event)
+        except ClientError as error:
+            conn.send_message(error.to_wire())
+
+    def dispatch(self, conn: Connection, event: Event) -> None:
+        """Carry out one parsed client event.
+
+        Raises:
+            Forbidden: the publish policy refuses the event.
+        """
+        if isinstance(event, ChannelEvent):
+            self._check_policy(conn, event)
+            self.deliver(self._channel_targets(event.channel_ids), encode(event.data))
+        elif isinstance(event, WalkerEvent):
+            conn._queue_walker(event)
+        elif isinstance(event, UserEvent):
+            self._check_policy(conn, event)
+            self.deliver(self._user_targets(event.root_ids), encode(event.data))
+        elif isinstance(event, ClientEvent):
+            self._check_policy(conn, event)
+            self.deliver(self._client_targets(event.client_ids), encode(event.data))
+        elif isinstance(event, ConnectionEvent):
+            conn.send_message(connection_message(**conn.info()))
+        elif isinstance(event, ChangeUserEvent):
+            self._set_claims(conn, self.authenticate(event.token))
+
+    def _check_policy(self, conn: Connection, event: UserEvent | ChannelEvent | ClientEvent) -> None:
+        if isinstance(event, UserEvent) and PUBLIC_ROOT_ID in event.root_ids:
+            raise Forbidden("user events to the public root are refused: they would reach every anonymous client")
+        policy = self.policy
+        if policy == "open":
+            return
+        if policy == "authenticated":
+            if conn.anonymous:
+                raise Forbidden("anonymous connections may not publish; log in with change_user")
+            return
+        if callable(policy) and not policy(conn, event):
+            raise Forbidden("the server's publish policy refused this event")
+
+    async def run_walker_event(self, conn: Connection, event: WalkerEvent) -> None:
+        """Run one walker event for ``conn`` and answer it (response or error)."""
+        try:
+            cls = self.registry.for_socket(event.walker, conn.anonymous)
+            session = GraphSession(self.store, conn.root_id)
+            reports = await run_walker(cls, event.context, session, HubNotifier(self, conn), self.executor, event.node)
+        except ClientError as error:
+            conn.send_message(error.to_wire("walker", event.id))
+            return
+        if event.response:
+            conn.send_message(walker_response(reports, event.id))
+
+    # -- fan-out --------------------------------------------------------------------
+
+    def _user_targets(self, root_ids: Iterable[str]) -> dict[str, Connection]:
+        targets: dict[str, Connection] = {}
+        for root_id in root_ids:
+            targets.update(self.by_root.get(root_id, {}))
+        return targets
+
+    def _channel_targets(self, channel_ids: Iterable[str]) -> dict[str, Connection]:
+        targets: dict[str, Connection] = {}
+        for channel_id in channel_ids:
+            targets.update(self.by_channel.get(channel_id, {}))
+        return targets
+
+    def _client_targets(self, client_ids: Iterable[str]) -> dict[str, Connection]:
+        connections = self.connections
+        return {cid: connections[cid] for cid in client_ids if cid in connections}
+
+    @staticmethod
+    def deliver(targets: dict[str, Connection], text: str) -> int:
+        """Enqueue ``text`` once to each target; return how many were reached."""
+        for conn in targets.values():
+            conn.enqueue(text)
+        return len(targets)
+
+    def deliver_users(self, root_ids: list[str], text: str) -> int:
+        """Send serialised ``text`` to every connection of these users."""
+        return self.deliver(self._user_targets(root_ids), text)
+
+    def deliver_channels(self, channel_ids: list[str], text: str) -> int:
+        """Send serialised ``text`` to every connection on these channels."""
+        return self.deliver(self._channel_targets(channel_ids), text)
+
+    def deliver_clients(self, client_ids: list[str], text: str) -> int:
+        """Send serialised ``text`` to these connections."""
+        return self.deliver(self._client_targets(client_ids), text)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the hub's loop: at once on its thread, else scheduled in order."""
+        if self._loop_thread == threading.get_ident() or self._loop is None:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+
+def _discard(index: dict[str, dict[str, Connection]], key: str, client_id: str) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.pop(client_id, None)
+        if not members:
+            del index[key]
+
+
+def _root_ids(roots: Iterable[Any]) -> list[str]:
+    ids: list[str] = []
+    for root in roots:
+        value = root.id if isinstance(root, Node) else root
+        try:
+            ids.append(normalize_node_id(value))
+        except ValueError:
+            raise InvalidTarget(f"notify_users: {value!r:.80} is not a root id (n::<24 hex> or <24 hex>)") from None
+    return ids
+
+
+def _ids(ids: Iterable[str], what: str) -> list[str]:
+    if isinstance(ids, str):
+        raise InvalidTarget(f"{what} takes a list of ids, not a single string")
+    return [str(i) for i in ids]
+
+
+class HubNotifier:
+    """``notify_*`` bound to one connection (``notify_self``) or none; callable from any thread.
+
+    Data is serialised in the caller's thread (so a bad value raises in the walker),
+    then delivered on the hub's loop in call order.
+    """
+
+    def __init__(self, hub: Hub, conn: Connection | None) -> None:
+        self.hub = hub
+        self.conn = conn
+
+    def notify_self(self, data: Any) -> None:
+        """Send ``data`` to the connection running the walker; a no-op over REST."""
+        if self.conn is not None:
+            self.hub.call_soon(self.conn.enqueue, encode(data))
+
+    def notify_users(self, roots: Iterable[Any], data: Any) -> None:
+        """Send ``data`` to every connection of these users (roots or root ids)."""
+        self.hub.call_soon(self.hub.deliver_users, _root_ids(_ids_or_nodes(roots)), encode(data))
+
+    def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to every connection on these channels."""
+        self.hub.call_soon(self.hub.deliver_channels, _ids(channel_ids, "notify_channels"), encode(data))
+
+    def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to these connections."""
+        self.hub.call_soon(self.hub.deliver_clients, _ids(client_ids, "notify_clients"), encode(data))
+
+
+def _ids_or_nodes(roots: Iterable[Any]) -> Iterable[Any]:
+    if isinstance(roots, (str, Node)):
+        raise InvalidTarget("notify_users takes a list of roots or root ids, not a single one")
+    return roots

@@ -1,0 +1,289 @@
+"""The server handle: uvicorn in a background thread, started and stopped from a notebook cell.
+
+``jacws.start()`` binds 127.0.0.1 on a free port (or the one given), returns once the
+server accepts connections, and replaces a server started earlier in the same process
+(re-running a cell). ``stop()`` closes every connection with 1001 and returns when the
+port is closed. No signal handler is touched from the background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import uvicorn
+
+from .app import Runtime, create_app
+from .errors import PortInUse, ServerError
+from .hub import Hub
+from .settings import Settings
+from .walkers import WalkerRegistry
+
+__all__ = ["Server", "ServerState", "UvicornServer", "bind_socket", "start", "uvicorn_config"]
+
+log = logging.getLogger("jacws")
+
+
+class ServerState(enum.Enum):
+    """The life of a server handle."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is absent on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
+    """uvicorn's configuration for jacws: httptools, the sans-I/O websockets, our frame limit."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.limits.max_frame_bytes,
+        ws_per_message_deflate=False,
+        log_level=settings.log_level,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        **extra,
+    )
+
+
+class UvicornServer(uvicorn.Server):
+    """uvicorn's server, closing our sockets with 1001 (not uvicorn's 1012) before it shuts down."""
+
+    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
+        super().__init__(config)
+        self.hub = hub
+        self.ready = threading.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Signals are the main thread's business: only capture them there."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        with super().capture_signals():
+            yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections while we close the open ones
+        await self.hub.close_all(1001, "server shutdown", timeout=5)
+        await super().shutdown(sockets)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (SO_REUSEADDR), with a clear error when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is taken by another program; use port=0 for a free one") from None
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class Server:
+    """A jacws server running in a background thread of this process.
+
+    Args:
+        settings: the server's settings (``port=0`` picks a free port).
+        walkers: the walker registry to serve (the process-wide one by default).
+    """
+
+    def __init__(self, settings: Settings | None = None, walkers: WalkerRegistry | None = None) -> None:
+        self.settings = settings or Settings(port=0)
+        self.walkers = walkers
+        self.state = ServerState.STOPPED
+        self.port: int | None = None
+        self.runtime: Runtime | None = None
+        self._thread: threading.Thread | None = None
+        self._uvicorn: UvicornServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def host(self) -> str:
+        """The interface the server listens on."""
+        return self.settings.host
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` of the running server."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._require_port()}"
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://HOST:PORT/websocket`` of the running server."""
+        return "ws" + self.url[len("http") :] + "/websocket"
+
+    def _require_port(self) -> int:
+        if self.port is None:
+            raise ServerError("the server is not running: call start() first")
+        return self.port
+
+    def start(self, timeout: float = 15) -> Server:
+        """Bind, start the thread and return once connections are accepted.
+
+        Raises:
+            PortInUse: the port is taken.
+            ServerError: the server is already running or failed to start.
+        """
+        if self.state is not ServerState.STOPPED:
+            raise ServerError(f"cannot start a server that is {self.state.value}; expected stopped")
+        sock = bind_socket(self.settings.host, self.settings.port)
+        self.port = sock.getsockname()[1]
+        self.state = ServerState.STARTING
+        settings = self.settings.with_changes(port=self.port)
+        self.runtime = Runtime(settings, self.walkers)
+        self._uvicorn = UvicornServer(uvicorn_config(create_app(self.runtime), settings), self.runtime.hub)
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(sock,), name=f"jacws-server-{self.port}", daemon=True)
+        self._thread.start()
+        ready = self._uvicorn.ready
+        if not ready.wait(timeout) or self._error is not None:
+            self._thread.join(timeout)
+            self.state = ServerState.STOPPED
+            self.port = None
+            raise ServerError(f"the server did not start: {self._error!r}")
+        self.state = ServerState.RUNNING
+        log.info("jacws serving on %s", self.url)
+        return self
+
+    def _run(self, sock: socket.socket) -> None:
+        assert self._uvicorn is not None and self.runtime is not None
+        loop = _new_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._uvicorn.serve(sockets=[sock]))
+        except BaseException as error:  # reported to start() or logged by stop()
+            self._error = error
+            log.exception("jacws server thread failed")
+        finally:
+            self._uvicorn.ready.set()
+            sock.close()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self.runtime.close(wait=True)
+
+    def stop(self, timeout: float = 15) -> None:
+        """Close every connection with 1001, stop the server and return when the port is closed."""
+        if self.state is ServerState.STOPPED:
+            return
+        self.state = ServerState.STOPPING
+        assert self._uvicorn is not None and self._thread is not None
+        self._uvicorn.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._uvicorn.force_exit = True
+            self._thread.join(timeout)
+        self.state = ServerState.STOPPED
+        self.port = None
+        self._thread = None
+        if _current is self:
+            _set_current(None)
+
+    def restart(self) -> Server:
+        """Stop and start again on the same port (the in-memory store starts empty)."""
+        port = self.port
+        self.stop()
+        if port is not None:
+            self.settings = self.settings.with_changes(port=port)
+        return self.start()
+
+    @property
+    def hub(self) -> Hub:
+        """The hub of the running server."""
+        if self.runtime is None:
+            raise ServerError("the server is not running: call start() first")
+        return self.runtime.hub
+
+    def notify_users(self, roots: Iterable[Any], data: Any) -> None:
+        """Send ``data`` to every connection of these users, from outside a walker."""
+        self.hub.notifier.notify_users(roots, data)
+
+    def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to every connection on these channels, from outside a walker."""
+        self.hub.notifier.notify_channels(channel_ids, data)
+
+    def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to these connections, from outside a walker."""
+        self.hub.notifier.notify_clients(client_ids, data)
+
+    def __enter__(self) -> Server:
+        if self.state is ServerState.STOPPED:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = f" {self.url}" if self.port else ""
+        return f"<jacws.Server {self.state.value}{where}>"
+
+
+_current: Server | None = None
+_current_lock = threading.Lock()
+
+
+def _set_current(server: Server | None) -> None:
+    global _current
+    with _current_lock:
+        _current = server
+
+
+def start(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    db: str | None = None,
+    secret: str | None = None,
+    walkers: WalkerRegistry | None = None,
+    **settings: Any,
+) -> Server:
+    """Start a jacws server in a background thread and return its handle.
+
+    A server started earlier by this function is stopped first, so re-running a
+    notebook cell replaces it. Other settings (``policy``, ``token_lifetime``, limits
+    such as ``max_backlog_messages``) are passed by name.
+
+    Raises:
+        PortInUse: ``port`` is taken by another program.
+    """
+    previous = _current
+    if previous is not None:
+        previous.stop()
+    config = Settings(host=host, port=port, db=db, secret=secret).with_changes(**settings)
+    server = Server(config, walkers).start()
+    _set_current(server)
+    return server

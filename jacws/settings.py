@@ -1,0 +1,94 @@
+"""Server settings: one object, built from arguments or read once from ``JACWS_*`` variables."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .auth import new_secret
+from .hub import Limits, PublishPolicy
+
+__all__ = ["Settings", "load_or_create_secret"]
+
+log = logging.getLogger("jacws")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a jacws server is configured with.
+
+    Args:
+        host: interface to listen on.
+        port: TCP port; 0 picks a free one.
+        db: store location: None (in memory), a SQLite file path, or a URL.
+        secret: JWT signing secret; None generates one (kept beside a file database).
+        token_lifetime: seconds a login token is valid.
+        limits: per-connection limits.
+        policy: publish policy: ``"open"``, ``"authenticated"`` or a callable.
+        walker_threads: worker threads for plain (sync) abilities.
+        log_level: uvicorn's log level.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str | None = None
+    secret: str | None = None
+    token_lifetime: float = 12 * 3600
+    limits: Limits = field(default_factory=Limits)
+    policy: PublishPolicy = "open"
+    walker_threads: int = 32
+    log_level: str = "warning"
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some settings changed; ``limits`` fields may be given by name too."""
+        limit_names = {f.name for f in fields(Limits)}
+        limit_changes = {k: changes.pop(k) for k in list(changes) if k in limit_names}
+        if limit_changes:
+            changes["limits"] = replace(changes.get("limits", self.limits), **limit_changes)
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``JACWS_HOST``, ``JACWS_PORT``, ``JACWS_DB``, ``JACWS_SECRET``,
+        ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``; ``overrides`` win
+        where they are not None."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        converters: dict[str, Any] = {
+            "host": str,
+            "port": int,
+            "db": str,
+            "secret": str,
+            "token_lifetime": float,
+            "policy": str,
+            "log_level": str,
+            "walker_threads": int,
+        }
+        for name, convert in converters.items():
+            raw = env.get(f"JACWS_{name.upper()}")
+            if raw:
+                values[name] = convert(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls().with_changes(**values)
+
+
+def load_or_create_secret(db: str | None) -> tuple[str, str]:
+    """A signing secret for a server with no configured one, and where it came from.
+
+    For a file database the secret is kept in ``<db>.secret`` (owner-only permissions)
+    so tokens survive a restart; otherwise a new one is generated for this run.
+    """
+    if not db or db == ":memory:" or "://" in db:
+        return new_secret(), "generated for this run"
+    path = Path(db).with_name(Path(db).name + ".secret")
+    if path.exists():
+        return path.read_text().strip(), f"read from {path}"
+    secret = new_secret()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret)
+    return secret, f"generated and stored in {path}"

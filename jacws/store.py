@@ -1,0 +1,249 @@
+"""The store interface and the embedded SQLite store: users, token revocations and graphs.
+
+:func:`open_store` picks a backend from a path or URL: nothing or ``":memory:"`` for an
+in-memory SQLite database, a file path or ``sqlite:///path`` for a file that survives
+restarts. Other backends live beside this one behind the same :class:`Store` interface.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import UserExists
+from .graph import EdgeRecord, NodeRecord
+from .protocol import PUBLIC_ROOT_ID, encode
+
+__all__ = ["SQLiteStore", "Store", "User", "open_store"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A registered user. ``root_id`` is the ``n::`` form of the user's root node id."""
+
+    id: str
+    email: str
+    password_hash: str
+    root_id: str
+
+
+class Store(ABC):
+    """Users, token revocations and every user's graph."""
+
+    @abstractmethod
+    def create_user(self, email: str, password_hash: str) -> User:
+        """Register a user with a new root node.
+
+        Raises:
+            UserExists: the email is taken (compared case-insensitively).
+        """
+
+    @abstractmethod
+    def get_user_by_email(self, email: str) -> User | None:
+        """The user with this email, or None."""
+
+    @abstractmethod
+    def revoke_token(self, jti: str, expires_at: float) -> None:
+        """Remember a revoked token id until it would have expired anyway."""
+
+    @abstractmethod
+    def is_revoked(self, jti: str) -> bool:
+        """Whether a token id was revoked."""
+
+    @abstractmethod
+    def load_node(self, node_id: str) -> NodeRecord | None:
+        """A node by id, or None."""
+
+    @abstractmethod
+    def load_out_edges(self, root_id: str, node_id: str) -> list[EdgeRecord]:
+        """The edges of ``root_id``'s graph leaving ``node_id``, oldest first."""
+
+    @abstractmethod
+    def save_graph(
+        self,
+        nodes: list[NodeRecord],
+        edges: list[EdgeRecord],
+        deleted_nodes: list[str],
+        deleted_edges: list[str],
+    ) -> None:
+        """Write nodes and edges (insert or replace) and delete others, atomically."""
+
+    @abstractmethod
+    def user_count(self) -> int:
+        """How many users are registered."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release the store's resources."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    root_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY,
+    root_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    context BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edges (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    root_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    context BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edges_by_source ON edges (root_id, source);
+"""
+
+
+class SQLiteStore(Store):
+    """The embedded store on stdlib ``sqlite3``: in memory, or a file that survives restarts.
+
+    One connection guarded by a lock, so walkers in worker threads may share it.
+    """
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._ensure_root(PUBLIC_ROOT_ID)
+
+    def _ensure_root(self, root_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO nodes (id, root_id, type, context) VALUES (?, ?, 'Root', ?)",
+                (root_id, root_id, b"{}"),
+            )
+
+    def create_user(self, email: str, password_hash: str) -> User:
+        user = User(secrets.token_hex(12), email.lower(), password_hash, "n::" + secrets.token_hex(12))
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                self._db.execute(
+                    "INSERT INTO users (id, email, password_hash, root_id) VALUES (?, ?, ?, ?)",
+                    (user.id, user.email, user.password_hash, user.root_id),
+                )
+                self._db.execute(
+                    "INSERT INTO nodes (id, root_id, type, context) VALUES (?, ?, 'Root', ?)",
+                    (user.root_id, user.root_id, b"{}"),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
+                raise UserExists(f"{email} is already registered") from None
+        return user
+
+    def get_user_by_email(self, email: str) -> User | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, email, password_hash, root_id FROM users WHERE email = ?", (email.lower(),)
+            ).fetchone()
+        return User(*row) if row else None
+
+    def user_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+    def revoke_token(self, jti: str, expires_at: float) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (time.time(),))
+            self._db.execute("INSERT OR REPLACE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)", (jti, expires_at))
+
+    def is_revoked(self, jti: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone() is not None
+
+    def load_node(self, node_id: str) -> NodeRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, root_id, type, context FROM nodes WHERE id = ?", (node_id,)).fetchone()
+        return NodeRecord(row[0], row[1], row[2], _loads(row[3])) if row else None
+
+    def load_out_edges(self, root_id: str, node_id: str) -> list[EdgeRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, root_id, type, source, target, context FROM edges "
+                "WHERE root_id = ? AND source = ? ORDER BY seq",
+                (root_id, node_id),
+            ).fetchall()
+        return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], _loads(r[5])) for r in rows]
+
+    def save_graph(
+        self,
+        nodes: list[NodeRecord],
+        edges: list[EdgeRecord],
+        deleted_nodes: list[str],
+        deleted_edges: list[str],
+    ) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO nodes (id, root_id, type, context) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, context = excluded.context",
+                    [(n.id, n.root_id, n.type, _dumps(n.context)) for n in nodes],
+                )
+                self._db.executemany(
+                    "INSERT INTO edges (id, root_id, type, source, target, context) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET context = excluded.context",
+                    [(e.id, e.root_id, e.type, e.source, e.target, _dumps(e.context)) for e in edges],
+                )
+                self._db.executemany("DELETE FROM edges WHERE id = ?", [(i,) for i in deleted_edges])
+                self._db.executemany("DELETE FROM edges WHERE target = ? OR source = ?", [(i, i) for i in deleted_nodes])
+                self._db.executemany("DELETE FROM nodes WHERE id = ?", [(i,) for i in deleted_nodes])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _dumps(context: dict[str, Any]) -> bytes:
+    return encode(context).encode()
+
+
+def _loads(blob: bytes | str) -> dict[str, Any]:
+    value = orjson.loads(blob)
+    return value if isinstance(value, dict) else {}
+
+
+def open_store(location: str | Path | None = None) -> Store:
+    """Open the store at ``location``: None or ``":memory:"`` (in memory), a path or ``sqlite:///path``.
+
+    Raises:
+        ValueError: a URL scheme no backend handles.
+    """
+    if location is None or str(location) in ("", ":memory:", "sqlite://", "sqlite:///:memory:"):
+        return SQLiteStore(":memory:")
+    text = str(location)
+    if text.startswith("sqlite:///"):
+        return SQLiteStore(text[len("sqlite:///") :])
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ValueError(f"no store backend for {scheme}:// URLs (use a file path or sqlite:///path)")
+    return SQLiteStore(text)

@@ -1,0 +1,475 @@
+"""Walkers: typed fields, ``__specs__``, entry/exit abilities, the registry and the runner.
+
+A walker class registers itself in :data:`registry` when it is defined, so a walker
+declared in a notebook cell while a server runs is live at once; defining a class of
+the same name again replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import threading
+import typing
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import orjson
+import pydantic
+
+from .errors import (
+    AuthRequired,
+    ClientError,
+    InvalidEvent,
+    JacWSError,
+    NotInWalker,
+    SpecsError,
+    UnknownWalker,
+    WalkerFailed,
+)
+from .graph import GraphSession, Node, Root, archetype_fields
+from .protocol import encode
+
+__all__ = [
+    "Notifier",
+    "Specs",
+    "Walker",
+    "WalkerRegistry",
+    "describe_walker",
+    "on_entry",
+    "on_exit",
+    "registry",
+    "run_walker",
+    "socket",
+]
+
+log = logging.getLogger("jacws.walkers")
+
+HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+RESERVED_NAMES = frozenset({"report", "reports", "visit", "disengage", "here", "root", "socket"})
+
+
+@dataclass(frozen=True)
+class Specs:
+    """A walker's ``__specs__`` with jac-cloud's names and defaults."""
+
+    methods: tuple[str, ...] = ("post",)
+    auth: bool = True
+    path: str = ""
+    as_query: tuple[str, ...] = ()
+    private: bool = False
+    tags: tuple[str, ...] = ()
+    summary: str | None = None
+    description: str | None = None
+
+    @property
+    def websocket(self) -> bool:
+        """Whether the walker is callable over the socket."""
+        return "websocket" in self.methods
+
+    @property
+    def http_methods(self) -> tuple[str, ...]:
+        """The REST methods the walker is served on."""
+        return tuple(m for m in self.methods if m != "websocket")
+
+    @classmethod
+    def from_class(cls, owner: str, specs: type | None) -> Specs:
+        """Read a nested ``class __specs__`` and check every name and value.
+
+        Raises:
+            SpecsError: an unknown name or a value of the wrong type.
+        """
+        if specs is None:
+            return cls()
+        given = {k: v for k, v in vars(specs).items() if not k.startswith("__")}
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise SpecsError(f"{owner}.__specs__ has unknown names {unknown}; known names are {sorted(known)}")
+        values: dict[str, Any] = {}
+        for name, value in given.items():
+            values[name] = _check_spec(owner, name, value)
+        return cls(**values)
+
+
+def _check_spec(owner: str, name: str, value: Any) -> Any:
+    where = f"{owner}.__specs__.{name}"
+    if name == "methods":
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            raise SpecsError(f"{where} must be a list such as ['websocket', 'post']")
+        methods = tuple(str(m).lower() for m in value)
+        bad = [m for m in methods if m not in HTTP_METHODS and m != "websocket"]
+        if bad:
+            raise SpecsError(f"{where} has unknown methods {bad}")
+        return methods
+    if name in ("auth", "private"):
+        if not isinstance(value, bool):
+            raise SpecsError(f"{where} must be True or False")
+        return value
+    if name in ("as_query", "tags"):
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, Iterable):
+            raise SpecsError(f"{where} must be a list of strings")
+        return tuple(str(v) for v in value)
+    if name == "path":
+        if not isinstance(value, str) or (value and not value.startswith("/")):
+            raise SpecsError(f"{where} must be a string starting with '/'")
+        return value
+    if value is not None and not isinstance(value, str):
+        raise SpecsError(f"{where} must be a string")
+    return value
+
+
+@dataclass(frozen=True)
+class Ability:
+    """An entry or exit ability and the node types it runs on (empty: any node)."""
+
+    name: str
+    when: str
+    types: tuple[type[Node], ...]
+    is_async: bool
+    takes_here: bool
+
+    def matches(self, here: Node) -> bool:
+        """Whether the ability runs on ``here``."""
+        return not self.types or isinstance(here, self.types)
+
+
+_ABILITY_MARK = "__jacws_ability__"
+
+
+def _ability_decorator(when: str, args: tuple[Any, ...]) -> Any:
+    def mark(fn: Callable[..., Any], types: tuple[type[Node], ...]) -> Callable[..., Any]:
+        for t in types:
+            if not (isinstance(t, type) and issubclass(t, Node)):
+                raise TypeError(f"@on_{when} takes node types such as Root, got {t!r}")
+        setattr(fn, _ABILITY_MARK, (when, types))
+        return fn
+
+    if len(args) == 1 and callable(args[0]) and not isinstance(args[0], type):
+        return mark(args[0], ())
+    return lambda fn: mark(fn, tuple(args))
+
+
+def on_entry(*types: Any) -> Any:
+    """Mark a method as an entry ability: ``@on_entry(Root)``, ``@on_entry(Message)`` or ``@on_entry``."""
+    return _ability_decorator("entry", types)
+
+
+def on_exit(*types: Any) -> Any:
+    """Mark a method as an exit ability, run after the entry abilities on a node."""
+    return _ability_decorator("exit", types)
+
+
+class Walker:
+    """Base class of walkers. Subclass it with typed fields, ``__specs__`` and abilities."""
+
+    __jacws_model__: ClassVar[type[pydantic.BaseModel]]
+    __jacws_fields__: ClassVar[dict[str, tuple[Any, Any]]] = {}
+    __jacws_specs__: ClassVar[Specs] = Specs()
+    __jacws_abilities__: ClassVar[tuple[Ability, ...]] = ()
+
+    reports: list[Any]
+    here: Node | None
+    root: Root | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__name__
+        cls.__jacws_specs__ = Specs.from_class(name, cls.__dict__.get("__specs__"))
+        fields = archetype_fields(cls)
+        clash = sorted(set(fields) & RESERVED_NAMES)
+        if clash:
+            raise SpecsError(f"walker {name} uses reserved names {clash} as fields")
+        cls.__jacws_fields__ = fields
+        for field_name, (_, default) in fields.items():
+            if field_name in cls.__dict__ and default is not ...:
+                delattr(cls, field_name)
+        cls.__jacws_model__ = pydantic.create_model(  # type: ignore[call-overload]
+            name, __config__=pydantic.ConfigDict(arbitrary_types_allowed=True), **fields
+        )
+        cls.__jacws_abilities__ = tuple(_collect_abilities(cls))
+        registry.register(cls)
+
+    def __init__(self, **fields: Any) -> None:
+        """Build a walker from field values (validated as a REST body would be).
+
+        Raises:
+            InvalidEvent: a field is missing or has the wrong type; details name it.
+        """
+        self._set_fields(type(self).validate(fields))
+        self.reports = []
+        self.here = None
+        self.root = None
+        self._queue: deque[Node] = deque()
+        self._disengaged = False
+
+    @classmethod
+    def validate(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        """Validate field values; return them converted to their declared types.
+
+        Raises:
+            InvalidEvent: with a ``{"loc", "msg"}`` entry per bad field.
+        """
+        try:
+            model = cls.__jacws_model__.model_validate(fields)
+        except pydantic.ValidationError as error:
+            details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors(include_url=False)]
+            names = ", ".join(str(d["loc"][0]) for d in details if d["loc"]) or "context"
+            raise InvalidEvent(f"invalid fields for walker {cls.__name__}: {names}", details) from None
+        return {name: getattr(model, name) for name in cls.__jacws_fields__}
+
+    def _set_fields(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def report(self, value: Any) -> None:
+        """Add ``value`` to the walker's reports (nodes are reported as ``{"id", "context"}``)."""
+        self.reports.append(value)
+
+    def visit(self, nodes: Node | Iterable[Node]) -> None:
+        """Queue nodes for the walker to enter after the current one."""
+        if isinstance(nodes, Node):
+            self._queue.append(nodes)
+        else:
+            self._queue.extend(nodes)
+
+    def disengage(self) -> None:
+        """Stop the walker: no further abilities run."""
+        self._disengaged = True
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The walker's field values."""
+        return {name: getattr(self, name) for name in type(self).__jacws_fields__}
+
+
+def _collect_abilities(cls: type[Walker]) -> list[Ability]:
+    found: dict[str, Ability] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, fn in vars(klass).items():
+            mark = getattr(fn, _ABILITY_MARK, None)
+            if mark is None:
+                if callable(fn):
+                    found.pop(attr, None)  # overridden by a plain method
+                continue
+            when, types = mark
+            positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            params = [p for p in inspect.signature(fn).parameters.values() if p.kind in positional]
+            found[attr] = Ability(attr, when, types, inspect.iscoroutinefunction(fn), len(params) >= 2)
+    return list(found.values())
+
+
+class WalkerRegistry:
+    """Walker classes by name; the latest definition of a name wins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._walkers: dict[str, type[Walker]] = {}
+        self.version = 0
+
+    def register(self, cls: type[Walker]) -> None:
+        """Add or replace ``cls`` under its class name."""
+        with self._lock:
+            self._walkers[cls.__name__] = cls
+            self.version += 1
+
+    def unregister(self, name: str) -> None:
+        """Remove a walker by name (no error if absent)."""
+        with self._lock:
+            if self._walkers.pop(name, None) is not None:
+                self.version += 1
+
+    def get(self, name: str) -> type[Walker] | None:
+        """The walker class of that name, or None."""
+        return self._walkers.get(name)
+
+    def served(self) -> list[type[Walker]]:
+        """Every non-private walker, sorted by name."""
+        with self._lock:
+            walkers = list(self._walkers.values())
+        return sorted((w for w in walkers if not w.__jacws_specs__.private), key=lambda w: w.__name__)
+
+    def for_socket(self, name: str, anonymous: bool) -> type[Walker]:
+        """The walker to run for a socket walker event.
+
+        Raises:
+            UnknownWalker: no such walker, or it is not declared ``websocket``.
+            AuthRequired: the walker needs a user and the socket is anonymous.
+        """
+        cls = self.get(name)
+        if cls is None or cls.__jacws_specs__.private or not cls.__jacws_specs__.websocket:
+            raise UnknownWalker(f"unknown walker {name[:100]!r}")
+        if cls.__jacws_specs__.auth and anonymous:
+            raise AuthRequired(f"walker {name} requires a logged-in user")
+        return cls
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._walkers
+
+    def __len__(self) -> int:
+        return len(self._walkers)
+
+
+registry = WalkerRegistry()
+"""The process-wide registry every walker class joins when it is defined."""
+
+
+def _type_label(annotation: Any) -> str:
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def describe_walker(cls: type[Walker]) -> dict[str, Any]:
+    """A walker's catalogue entry: name, methods, auth and typed fields with JSON schemas."""
+    specs = cls.__jacws_specs__
+    schema = cls.__jacws_model__.model_json_schema()
+    properties = schema.get("properties", {})
+    fields = []
+    for name, (annotation, default) in cls.__jacws_fields__.items():
+        entry: dict[str, Any] = {
+            "name": name,
+            "type": _type_label(annotation),
+            "required": default is ...,
+            "schema": properties.get(name, {}),
+        }
+        if default is not ...:
+            try:
+                entry["default"] = orjson.loads(encode(default))
+            except TypeError:
+                entry["default"] = repr(default)
+        fields.append(entry)
+    return {
+        "name": cls.__name__,
+        "methods": list(specs.methods),
+        "auth": specs.auth,
+        "websocket": specs.websocket,
+        "path": specs.path,
+        "tags": list(specs.tags),
+        "summary": specs.summary,
+        "description": specs.description or (inspect.getdoc(cls) if cls.__doc__ else None),
+        "fields": fields,
+    }
+
+
+class Notifier(Protocol):
+    """Where a walker's ``socket.notify_*`` calls go; thread-safe."""
+
+    def notify_self(self, data: dict[str, Any]) -> None: ...
+
+    def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None: ...
+
+    def notify_channels(self, channel_ids: Iterable[str], data: dict[str, Any]) -> None: ...
+
+    def notify_clients(self, client_ids: Iterable[str], data: dict[str, Any]) -> None: ...
+
+
+_current_notifier: contextvars.ContextVar[Notifier] = contextvars.ContextVar("jacws_notifier")
+
+
+class _Socket:
+    """The seed's ``WEBSOCKET_MANAGER``, bound to the walker running in this context."""
+
+    @staticmethod
+    def _notifier() -> Notifier:
+        try:
+            return _current_notifier.get()
+        except LookupError:
+            raise NotInWalker(
+                "socket.notify_* works inside a running walker; outside one use the server handle, "
+                "e.g. server.notify_channels(...)"
+            ) from None
+
+    def notify_self(self, data: dict[str, Any]) -> None:
+        """Send ``data`` to the socket that called this walker (a no-op over REST)."""
+        self._notifier().notify_self(data)
+
+    def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None:
+        """Send ``data`` to every connection of these users (roots or root ids)."""
+        self._notifier().notify_users(roots, data)
+
+    def notify_channels(self, channel_ids: Iterable[str], data: dict[str, Any]) -> None:
+        """Send ``data`` to every connection on these channels."""
+        self._notifier().notify_channels(channel_ids, data)
+
+    def notify_clients(self, client_ids: Iterable[str], data: dict[str, Any]) -> None:
+        """Send ``data`` to these connections."""
+        self._notifier().notify_clients(client_ids, data)
+
+
+socket = _Socket()
+"""``socket.notify_self/users/channels/clients`` for use inside abilities."""
+
+
+async def run_walker(
+    cls: type[Walker],
+    fields: dict[str, Any],
+    session: GraphSession,
+    notifier: Notifier,
+    executor: Executor,
+    node_id: str | None = None,
+) -> list[Any]:
+    """Validate ``fields``, run the walker from the root (or ``node_id``) and commit the graph.
+
+    Plain abilities run in ``executor``; ``async`` ones on the running loop. Returns the
+    reports as JSON-ready values.
+
+    Raises:
+        InvalidEvent: bad fields.
+        Forbidden: ``node_id`` is not in the caller's graph.
+        WalkerFailed: an ability raised, or a report cannot be serialised.
+    """
+    walker = cls(**fields)
+    loop = asyncio.get_running_loop()
+    token = _current_notifier.set(notifier)
+    try:
+        walker.root = session.root()
+        start = session.get_node(node_id) if node_id else walker.root
+        walker._queue.append(start)
+        await _traverse(walker, loop, executor)
+        if _has_sync(cls):
+            await loop.run_in_executor(executor, session.commit)
+        else:
+            session.commit()
+        return orjson.loads(encode(walker.reports))
+    except ClientError:
+        raise
+    except JacWSError as error:
+        raise WalkerFailed(f"walker {cls.__name__} failed: {type(error).__name__}: {error}") from None
+    except Exception as error:
+        log.exception("walker %s raised", cls.__name__)
+        raise WalkerFailed(f"walker {cls.__name__} failed: {type(error).__name__}") from None
+    finally:
+        _current_notifier.reset(token)
+
+
+def _has_sync(cls: type[Walker]) -> bool:
+    return any(not a.is_async for a in cls.__jacws_abilities__)
+
+
+async def _traverse(walker: Walker, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+    abilities = type(walker).__jacws_abilities__
+    while walker._queue and not walker._disengaged:
+        here = walker._queue.popleft()
+        walker.here = here
+        for when in ("entry", "exit"):
+            for ability in abilities:
+                if ability.when != when or not ability.matches(here):
+                    continue
+                fn = getattr(walker, ability.name)
+                args = (here,) if ability.takes_here else ()
+                if ability.is_async:
+                    await fn(*args)
+                else:
+                    context = contextvars.copy_context()
+                    await loop.run_in_executor(executor, context.run, fn, *args)
+                if walker._disengaged:
+                    return
+
