@@ -1,0 +1,33 @@
+"""Shared fixtures: one real jacws server for the suite, and logged-in users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sample_walkers  # noqa: F401 - registers the test walkers
+from support import register_and_login
+
+from jacws.cli import load_walkers
+from jacws.server import Server
+from jacws.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+load_walkers(ROOT / "examples" / "chat.py")
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """A real server on 127.0.0.1 and a free port, shared by the tests that need no special settings."""
+    srv = Server(Settings(port=0)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def users(server: Server) -> dict[str, dict[str, Any]]:
+    """Three registered, logged-in users: their login answers by name."""
+    return {name: register_and_login(server.url, f"{name}@example.com") for name in ("alice", "bob", "carol")}
