@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -186,7 +186,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             await runtime.in_thread(store.create_user, email, password_hash)
         except UserExists:
-            return _json(409, {"message": "Email already registered!", "error": "email already registered", "code": "user_exists"})
+            return _json(
+                409,
+                {"message": "Email already registered!", "error": "email already registered", "code": "user_exists"},
+            )
         return _json(201, {"message": "Successfully Registered!"})
 
     @app.post("/user/login")
@@ -202,7 +205,10 @@ def create_app(runtime: Runtime) -> FastAPI:
             token = tokens.issue(user.id, user.email, user.root_id)
             root_hex = user.root_id.removeprefix("n::")
             return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
-        return _json(400, {"message": "Invalid Email/Password!", "error": "invalid email or password", "code": "invalid_credentials"})
+        return _json(
+            400,
+            {"message": "Invalid Email/Password!", "error": "invalid email or password", "code": "invalid_credentials"},
+        )
 
     @app.post("/user/logout")
     async def logout(request: Request) -> Response:
@@ -244,7 +250,10 @@ def create_app(runtime: Runtime) -> FastAPI:
                 return _json(405, {"error": f"walker {name} accepts {allowed}", "code": "method_not_allowed"})
             claims = _rest_claims(request)
             if specs.auth and claims is None:
-                return _json(401, {"type": "walker", "error": f"walker {name} requires a logged-in user", "code": "auth_required"})
+                return _json(
+                    401,
+                    {"type": "walker", "error": f"walker {name} requires a logged-in user", "code": "auth_required"},
+                )
             fields, node_id = await _walker_input(cls, method, rest, request)
             root_id = claims.root_id if claims else PUBLIC_ROOT_ID
             session = GraphSession(store, root_id)
@@ -262,10 +271,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
-async def _walker_input(cls: type[Walker], method: str, rest: str, request: Request) -> tuple[dict[str, Any], str | None]:
+async def _walker_input(
+    cls: type[Walker], method: str, rest: str, request: Request
+) -> tuple[dict[str, Any], str | None]:
     specs = cls.__jacws_specs__
     fields: dict[str, Any] = {} if method in ("get", "head") else await _json_body(request)
-    query_fields = set(cls.__jacws_fields__) if method in ("get", "head") or "*" in specs.as_query else set(specs.as_query)
+    query_fields = (
+        set(cls.__jacws_fields__) if method in ("get", "head") or "*" in specs.as_query else set(specs.as_query)
+    )
     for key in query_fields:
         values = request.query_params.getlist(key)
         if values:

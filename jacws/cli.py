@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import logging
 import sys
@@ -58,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     settings = Settings.from_env(
-        host=args.host, port=args.port, db=args.db, secret=args.secret, policy=args.policy,
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        secret=args.secret,
+        policy=args.policy,
         log_level=args.log_level or "info",
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
@@ -72,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     served = ", ".join(cls.__name__ for cls in runtime.registry.served()) or "no walkers"
     log.info("serving %s from %s on http://%s:%d", served, module.__file__, settings.host, settings.port)
     server = UvicornServer(uvicorn_config(create_app(runtime), settings), runtime.hub)
-    server.run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled gracefully
+        server.run(sockets=[sock])
     return 0
 
 

@@ -7,6 +7,7 @@ changed). Nodes are reported to clients as ``{"id": "n::...", "context": {...}}`
 
 from __future__ import annotations
 
+import inspect
 import threading
 import typing
 from dataclasses import dataclass
@@ -45,10 +46,11 @@ def archetype_fields(cls: type) -> dict[str, tuple[Any, Any]]:
     """
     fields: dict[str, tuple[Any, Any]] = {}
     for klass in reversed(cls.__mro__):
-        if "__annotations__" not in klass.__dict__ or klass.__module__ in _OWN_MODULES:
+        own = inspect.get_annotations(klass)
+        if not own or klass.__module__ in _OWN_MODULES:
             continue
         hints = typing.get_type_hints(klass, include_extras=True)
-        for name in klass.__dict__["__annotations__"]:
+        for name in own:
             hint = hints.get(name)
             if name.startswith("_") or typing.get_origin(hint) is ClassVar or hint is ClassVar:
                 continue

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol
 
 from .auth import Claims
 from .errors import ClientError, Forbidden, InvalidTarget
@@ -79,8 +79,8 @@ class Limits:
     max_backlog_bytes: int = 8 << 20
 
 
-PolicyCallable = Callable[["Connection", Union[UserEvent, ChannelEvent, ClientEvent]], bool]
-PublishPolicy = Union[Literal["open", "authenticated"], PolicyCallable]
+PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
+PublishPolicy = Literal["open", "authenticated"] | PolicyCallable
 
 
 class ConnectionState(enum.Enum):
@@ -134,7 +134,10 @@ class Connection:
         if self.state is not ConnectionState.OPEN:
             return
         limits = self.hub.limits
-        if len(self._outbox) >= limits.max_backlog_messages or self._outbox_bytes + len(text) > limits.max_backlog_bytes:
+        if (
+            len(self._outbox) >= limits.max_backlog_messages
+            or self._outbox_bytes + len(text) > limits.max_backlog_bytes
+        ):
             log.warning("closing slow consumer %s (backlog %d messages)", self.client_id, len(self._outbox))
             self.close(CLOSE_POLICY, "slow consumer")
             return
@@ -274,7 +277,9 @@ class Hub:
             self._set_claims(conn, None)
         return len(hits)
 
-    async def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5) -> None:
+    async def close_all(
+        self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5
+    ) -> None:
         """Close every connection with ``code`` and wait (up to ``timeout``) for the close frames."""
         conns = list(self.connections.values())
         for conn in conns:

@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import orjson
 
@@ -127,7 +127,7 @@ class ChangeUserEvent:
     token: str | None = None
 
 
-Event = Union[ConnectionEvent, WalkerEvent, UserEvent, ChannelEvent, ClientEvent, ChangeUserEvent]
+Event = ConnectionEvent | WalkerEvent | UserEvent | ChannelEvent | ClientEvent | ChangeUserEvent
 
 
 class _Checker:

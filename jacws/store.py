@@ -211,7 +211,9 @@ class SQLiteStore(Store):
                     [(e.id, e.root_id, e.type, e.source, e.target, _dumps(e.context)) for e in edges],
                 )
                 self._db.executemany("DELETE FROM edges WHERE id = ?", [(i,) for i in deleted_edges])
-                self._db.executemany("DELETE FROM edges WHERE target = ? OR source = ?", [(i, i) for i in deleted_nodes])
+                self._db.executemany(
+                    "DELETE FROM edges WHERE target = ? OR source = ?", [(i, i) for i in deleted_nodes]
+                )
                 self._db.executemany("DELETE FROM nodes WHERE id = ?", [(i,) for i in deleted_nodes])
                 self._db.execute("COMMIT")
             except BaseException:

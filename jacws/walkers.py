@@ -438,7 +438,8 @@ async def run_walker(
             await loop.run_in_executor(executor, session.commit)
         else:
             session.commit()
-        return orjson.loads(encode(walker.reports))
+        reports: list[Any] = orjson.loads(encode(walker.reports))
+        return reports
     except ClientError:
         raise
     except JacWSError as error:
@@ -472,4 +473,3 @@ async def _traverse(walker: Walker, loop: asyncio.AbstractEventLoop, executor: E
                     await loop.run_in_executor(executor, context.run, fn, *args)
                 if walker._disengaged:
                     return
-

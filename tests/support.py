@@ -21,7 +21,9 @@ class WS:
         url = ws_url + (f"?channel_id={quote(channel_id)}" if channel_id else "")
         headers = {"Authorization": f"Bearer {token}"} if token else None
         # entering the connection is websockets' non-legacy way of using it directly
-        self.ws: ClientConnection = connect(url, additional_headers=headers, open_timeout=TIMEOUT, **options).__enter__()
+        self.ws: ClientConnection = connect(
+            url, additional_headers=headers, open_timeout=TIMEOUT, **options
+        ).__enter__()
         first = self.recv()
         assert first["type"] == "connection", first
         self.info: dict[str, str] = first["data"]
@@ -59,7 +61,9 @@ class WS:
         """Assert nothing is waiting: a ``connection`` event must be answered before anything else."""
         self.send({"type": "connection"})
         message = self.recv()
-        assert message == {"type": "connection", "data": self.info}, f"unexpected message {message}"
+        assert message.get("type") == "connection", f"unexpected message {message}"
+        assert message["data"]["client_id"] == self.client_id, f"unexpected message {message}"
+        self.info = message["data"]
 
     def close(self) -> None:
         self.ws.close()

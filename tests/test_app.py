@@ -124,7 +124,7 @@ def test_unknown_targets_are_skipped_silently_and_the_rest_delivered(server: Ser
 
 
 def test_messages_from_one_sender_arrive_in_order(server: Server) -> None:
-    with WS(server.ws_url, channel_id="order") as sender, WS(server.ws_url, channel_id="order") as receiver:
+    with WS(server.ws_url) as sender, WS(server.ws_url, channel_id="order") as receiver:
         for n in range(300):
             sender.send({"type": "channel", "channel_ids": ["order"], "data": {"n": n}})
         assert [receiver.recv()["n"] for _ in range(300)] == list(range(300))
@@ -255,7 +255,12 @@ def test_walker_that_raises_answers_walker_error_without_traceback(server: Serve
     with WS(server.ws_url) as ws, WS(server.ws_url) as bystander:
         ws.walker("t_boom", request_id="b")
         error = ws.recv()
-        assert error == {"type": "walker", "error": "walker t_boom failed: ValueError", "code": "walker_error", "id": "b"}
+        assert error == {
+            "type": "walker",
+            "error": "walker t_boom failed: ValueError",
+            "code": "walker_error",
+            "id": "b",
+        }
         ws.barrier()
         quiet(bystander)
 
@@ -311,7 +316,7 @@ def test_walker_defined_while_the_server_runs_is_live_and_redefinition_replaces_
     with WS(server.ws_url) as ws:
         assert ws.call("t_late")["reports"] == ["first"]
 
-        class t_late(Walker):  # type: ignore[no-redef]  # noqa: F811
+        class t_late(Walker):  # type: ignore[no-redef]
             class __specs__:
                 methods = ["websocket"]
                 auth = False
@@ -327,7 +332,9 @@ def test_walker_defined_while_the_server_runs_is_live_and_redefinition_replaces_
 
 
 @pytest.mark.parametrize("walker", ["t_notify", "t_async_notify"])
-def test_walker_notify_calls_reach_users_channels_and_clients(server: Server, users: dict[str, Any], walker: str) -> None:
+def test_walker_notify_calls_reach_users_channels_and_clients(
+    server: Server, users: dict[str, Any], walker: str
+) -> None:
     with (
         WS(server.ws_url, token=token(users, "bob"), channel_id="n-room") as bob,
         WS(server.ws_url, channel_id="n-room") as guest,

@@ -1,0 +1,135 @@
+"""``jacws serve`` as a real process: serving a file, persisting to --db, stopping on a signal."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support import TIMEOUT, WS, register_and_login
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT = ROOT / "examples" / "chat.py"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Serve:
+    """``jacws serve`` in a subprocess; its log lines are read by a thread into a queue."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "jacws.cli", "serve", *args, "--port", str(self.port)]
+        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
+
+    def _pump(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_for_line(self, text: str, timeout: float = 15) -> str:
+        while True:
+            line = self.lines.get(timeout=timeout)
+            self.log.append(line)
+            if text in line:
+                return line
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/websocket"
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.close()
+
+    def close(self) -> int:
+        """Wait for the process (killing it if it is still running) and release its pipe."""
+        if self.process.poll() is None:
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        code = self.process.wait(timeout=15)
+        self._pump_thread.join(TIMEOUT)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code
+
+
+@pytest.fixture
+def chat_server(tmp_path: Path) -> Iterator[Serve]:
+    serve = Serve(str(CHAT), "--db", str(tmp_path / "chat.db"))
+    serve.wait_for_line("Application startup complete")
+    yield serve
+    if serve.process.poll() is None:
+        serve.process.kill()
+    serve.close()
+
+
+def test_serve_runs_the_example_walkers_and_sigint_closes_sockets_with_1001(chat_server: Serve) -> None:
+    with httpx.Client(base_url=chat_server.url, timeout=TIMEOUT) as http:
+        names = [w["name"] for w in http.get("/walkers").json()["walkers"]]
+    assert names == ["long_task", "send_chat_to_client", "send_chat_to_group", "send_chat_to_user"]
+    ws = WS(chat_server.ws_url)
+    ws.walker("long_task", steps=2, delay=0.01)
+    assert [ws.recv()["progress"] for _ in range(3)] == ["0%", "50%", "100%"]
+    assert ws.recv() == {"status": 200, "reports": ["done"]}
+    assert chat_server.interrupt() == 0
+    with pytest.raises(ConnectionClosed):
+        ws.recv()
+    assert ws.ws.close_code == 1001
+
+
+def test_serve_keeps_users_in_the_db_file_across_restarts(tmp_path: Path) -> None:
+    db = str(tmp_path / "users.db")
+    first = Serve(str(CHAT), "--db", db)
+    first.wait_for_line("Application startup complete")
+    login = register_and_login(first.url, "cli@example.com")
+    assert first.interrupt() == 0
+    second = Serve(str(CHAT), "--db", db)
+    second.wait_for_line("Application startup complete")
+    try:
+        with WS(second.ws_url, token=login["token"]) as ws:
+            assert ws.root_id == "n::" + login["user"]["root_id"]
+    finally:
+        assert second.interrupt() == 0
+    assert any("secret generated and stored" in line for line in first.log)
+
+
+def test_serve_refuses_a_missing_file_and_a_taken_port() -> None:
+    missing = subprocess.run(
+        [sys.executable, "-m", "jacws.cli", "serve", "nope.py"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert missing.returncode == 2 and "no such walker file: nope.py" in missing.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run(
+            [sys.executable, "-m", "jacws.cli", "serve", str(CHAT), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    assert busy.returncode == 2 and f"port {port} on 127.0.0.1 is taken" in busy.stderr
