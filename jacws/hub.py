@@ -13,6 +13,7 @@ import asyncio
 import enum
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .auth import Claims
-from .errors import ClientError, Forbidden, InvalidTarget
+from .errors import ClientError, Forbidden, InvalidTarget, RateLimited
 from .graph import GraphSession, Node
 from .protocol import (
     PUBLIC_ROOT_ID,
@@ -71,12 +72,21 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-connection limits (PROTOCOL.md); the frame size is enforced by the transport."""
+    """Per-connection limits (PROTOCOL.md); the frame size is enforced by the transport.
+
+    Incoming messages are rate limited by a token bucket (``rate_per_second`` sustained,
+    ``rate_burst`` at once): a message over the limit is dropped and answered once with
+    ``rate_limited``; a connection still over the limit ``rate_grace_seconds`` later is
+    closed with 1008.
+    """
 
     max_frame_bytes: int = 1 << 20
     max_ids: int = 1000
     max_backlog_messages: int = 1000
     max_backlog_bytes: int = 8 << 20
+    rate_per_second: float = 1000
+    rate_burst: int = 2000
+    rate_grace_seconds: float = 1.0
 
 
 PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
@@ -109,6 +119,10 @@ class Connection:
         self._closer: asyncio.Task[None] | None = None
         self._walker_events: deque[WalkerEvent] = deque()
         self._walker_task: asyncio.Task[None] | None = None
+        self._allowance = float(hub.limits.rate_burst)
+        self._last_frame = hub.clock()
+        self._limited_since: float | None = None
+        self._last_limited = 0.0
 
     @property
     def root_id(self) -> str:
@@ -144,6 +158,29 @@ class Connection:
         self._outbox.append(text)
         self._outbox_bytes += len(text)
         self._wake.set()
+
+    def admit(self) -> bool:
+        """Take one incoming message from the rate budget; False (and maybe a close) if over it.
+
+        Drops less than ``rate_grace_seconds`` apart form one streak: its first drop is
+        answered with ``rate_limited``; a streak older than the grace period closes with 1008.
+        """
+        limits = self.hub.limits
+        now = self.hub.clock()
+        allowance = min(float(limits.rate_burst), self._allowance + (now - self._last_frame) * limits.rate_per_second)
+        self._last_frame = now
+        if allowance >= 1:
+            self._allowance = allowance - 1
+            return True
+        self._allowance = allowance
+        if self._limited_since is None or now - self._last_limited > limits.rate_grace_seconds:
+            self._limited_since = now
+            limit = f"{limits.rate_per_second:g} messages per second"
+            self.send_message(RateLimited(f"too many messages: the limit is {limit}; message dropped").to_wire())
+        elif now - self._limited_since > limits.rate_grace_seconds:
+            self.close(CLOSE_POLICY, "rate limit exceeded")
+        self._last_limited = now
+        return False
 
     def send_message(self, message: Any) -> None:
         """Serialise and queue one message for this connection only."""
@@ -214,6 +251,7 @@ class Hub:
         authenticate: token text to claims, or None when missing or invalid.
         limits: per-connection limits.
         policy: who may publish ``user``, ``channel`` and ``client`` events.
+        clock: monotonic seconds, for the rate limit.
     """
 
     def __init__(
@@ -224,7 +262,9 @@ class Hub:
         authenticate: Callable[[str | None], Claims | None],
         limits: Limits | None = None,
         policy: PublishPolicy = "open",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.clock = clock
         self.store = store
         self.registry = registry
         self.executor = executor
@@ -294,6 +334,8 @@ class Hub:
 
     def handle_frame(self, conn: Connection, frame: str | bytes) -> None:
         """Parse and dispatch one client frame; errors are answered on the connection."""
+        if not conn.admit():
+            return
         try:
             event = parse_event(frame, self.limits.max_ids)
         except EventError as error:

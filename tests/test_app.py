@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 
 from jacws.protocol import PUBLIC_ROOT_ID
 from jacws.server import Server
+from jacws.settings import Settings
 
 
 def token(users: dict[str, Any], name: str) -> str:
@@ -547,3 +548,42 @@ def test_logout_revokes_the_token_for_rest_new_sockets_and_open_sockets(server: 
             assert again.root_id == PUBLIC_ROOT_ID
         open_socket.send({"type": "change_user", "token": login["token"]})
         assert open_socket.recv()["data"]["root_id"] == PUBLIC_ROOT_ID
+
+
+def test_expired_tokens_are_anonymous_on_connect_and_refused_on_rest() -> None:
+    from support import register_and_login
+
+    with Server(Settings(port=0, token_lifetime=-1)).start() as expired_server:
+        login = register_and_login(expired_server.url, "late@example.com")
+        with WS(expired_server.ws_url, token=login["token"]) as ws:
+            assert ws.root_id == PUBLIC_ROOT_ID
+            ws.send({"type": "change_user", "token": login["token"]})
+            assert ws.recv()["data"]["root_id"] == PUBLIC_ROOT_ID
+        with httpx.Client(base_url=expired_server.url, timeout=TIMEOUT) as http:
+            headers = {"Authorization": f"Bearer {login['token']}"}
+            refused = http.post("/walker/t_echo", json={"value": 1}, headers=headers)
+            assert refused.status_code == 401 and refused.json()["error"] == "invalid token: token expired"
+
+
+def test_rest_walkers_take_query_fields_and_path_parameters(server: Server) -> None:
+    from jacws import Root, Walker, on_entry
+
+    class t_routed(Walker):
+        item: str
+        page: int = 1
+        note: str = ""
+
+        class __specs__:
+            methods = ["post"]
+            auth = False
+            path = "/items/{item}"
+            as_query = ["page"]
+
+        @on_entry(Root)
+        def enter(self, here: Root) -> None:
+            self.report(self.fields)
+
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        answer = http.post("/walker/t_routed/items/book", params={"page": "3"}, json={"note": "n"})
+        assert answer.json()["reports"] == [{"item": "book", "page": 3, "note": "n"}]
+        assert http.post("/walker/t_routed/elsewhere/book").status_code == 404

@@ -227,3 +227,34 @@ def test_notifications_from_worker_threads_are_delivered_on_the_loop_in_order() 
         del conn
 
     run(scenario)
+
+
+def test_rate_limit_drops_answers_once_then_closes_with_1008_if_it_persists() -> None:
+    now = [0.0]
+
+    async def scenario() -> None:
+        hub = make_hub(Limits(rate_per_second=10, rate_burst=3, rate_grace_seconds=1.0))
+        hub.clock = lambda: now[0]
+        conn, transport = connect(hub, "room")
+        ping = frame({"type": "channel", "channel_ids": ["room"], "data": {}})
+        for _ in range(5):
+            hub.handle_frame(conn, ping)
+        sent = await transport.wait_for(5)
+        assert sent[1:4] == [{}, {}, {}]
+        assert sent[4]["code"] == "rate_limited" and sent[4]["type"] == "error"
+        now[0] += 0.1  # one message of budget back
+        hub.handle_frame(conn, ping)
+        assert (await transport.wait_for(6))[5] == {}
+        hub.handle_frame(conn, ping)  # limited again within the grace period: the same streak, no new answer
+        now[0] += 2.0  # calm for longer than the grace period
+        for _ in range(4):
+            hub.handle_frame(conn, ping)
+        sent = await transport.wait_for(10)
+        assert sent[6:9] == [{}, {}, {}] and sent[9]["code"] == "rate_limited"  # a new streak is answered again
+        for _ in range(30):  # keep flooding for longer than the grace period
+            now[0] += 0.05
+            hub.handle_frame(conn, ping)
+        assert await transport.wait_closed() == (1008, "rate limit exceeded")
+        assert [m for m in transport.sent[10:] if m.get("code") == "rate_limited"] == []
+
+    run(scenario)

@@ -94,3 +94,31 @@ def test_a_client_that_never_reads_is_closed_with_1008_and_the_others_get_every_
     for client in healthy:
         client.barrier()
         client.close()
+
+
+@pytest.fixture(scope="module")
+def rate_limited_server() -> Iterator[Server]:
+    limits = {"rate_per_second": 50, "rate_burst": 50, "rate_grace_seconds": 0.3}
+    srv = Server(Settings(port=0).with_changes(**limits)).start()
+    yield srv
+    srv.stop()
+
+
+def test_a_flooding_client_is_answered_rate_limited_then_closed_with_1008(rate_limited_server: Server) -> None:
+    url = rate_limited_server.ws_url
+    with WS(url, channel_id="calm") as bystander, WS(url) as flooder:
+        for _ in range(60):
+            flooder.send({"type": "client", "client_ids": ["nobody"], "data": {}})
+        assert flooder.recv() == {
+            "type": "error",
+            "error": "too many messages: the limit is 50 messages per second; message dropped",
+            "code": "rate_limited",
+        }
+        with pytest.raises(ConnectionClosed):
+            for _ in range(1_000_000):  # keep flooding until the server closes the socket
+                flooder.send({"type": "client", "client_ids": ["nobody"], "data": {}})
+        with pytest.raises(ConnectionClosed):
+            while True:
+                flooder.recv()
+        assert flooder.ws.close_code == 1008 and flooder.ws.close_reason == "rate limit exceeded"
+        bystander.barrier()
