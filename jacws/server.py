@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 
 from .app import Runtime, create_app
+from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
 from .hub import Hub
 from .settings import Settings
@@ -129,6 +130,7 @@ class Server:
         self._uvicorn: UvicornServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
+        self.clients: list[Client] = []
 
     @property
     def host(self) -> str:
@@ -239,6 +241,26 @@ class Server:
     def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to these connections, from outside a walker."""
         self.hub.notifier.notify_clients(client_ids, data)
+
+    def client(
+        self,
+        user: str | None = None,
+        channel_id: str | None = None,
+        token: str | None = None,
+        name: str | None = None,
+        password: str = PLAYGROUND_PASSWORD,
+    ) -> Client:
+        """Open a simulated client: anonymous, with a ``token``, or as ``user`` (an email).
+
+        A ``user`` is registered (if new) and logged in with ``password`` first.
+        """
+        email = user
+        if user and not token:
+            register(self.url, user, password)
+            token = login(self.url, user, password)["token"]
+        client = Client(self.ws_url, token=token, channel_id=channel_id, name=name or user, email=email)
+        self.clients.append(client)
+        return client
 
     def __enter__(self) -> Server:
         if self.state is ServerState.STOPPED:

@@ -1,0 +1,532 @@
+"""Simulated clients: real websocket clients on one event-loop thread, driven by plain calls.
+
+Every :class:`Client` shares one background loop thread, so a notebook cell can open
+several clients, send every event type and wait for what arrives without touching the
+kernel's own loop. A client records every message it receives (with its receive time)
+and every event it sends. A server that stops shows up as ``state == CLOSED`` with the
+close code, never as an exception in the cell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from .errors import JacWSError
+
+__all__ = [
+    "Client",
+    "ClientClosed",
+    "ClientState",
+    "Message",
+    "Sent",
+    "WalkerCall",
+    "login",
+    "register",
+]
+
+log = logging.getLogger("jacws.client")
+
+PLAYGROUND_PASSWORD = "playground-password"
+"""The password :meth:`Server.client` registers playground users with."""
+
+
+class ClientClosed(JacWSError):
+    """An event was sent on a client that is not connected."""
+
+
+class ClientState(enum.Enum):
+    """A client is CONNECTING, then OPEN, then CLOSED (with a close code)."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message a client received: the parsed JSON and when it arrived (``time.time()``)."""
+
+    data: Any
+    received_at: float
+    index: int
+
+    @property
+    def type(self) -> str | None:
+        """The message's ``type`` key (``connection``, ``chat``, ``error``, ...) or None."""
+        return self.data.get("type") if isinstance(self.data, dict) else None
+
+    @property
+    def kind(self) -> str:
+        """What the message is: connection, response, error or notification."""
+        data = self.data
+        if isinstance(data, dict):
+            if data.get("type") == "connection":
+                return "connection"
+            if "status" in data and "reports" in data:
+                return "response"
+            if "error" in data and "code" in data:
+                return "error"
+        return "notification"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One event a client sent, and when."""
+
+    event: dict[str, Any]
+    sent_at: float
+
+
+@dataclass
+class WalkerCall:
+    """A walker event in flight; with ``response: true`` it completes with the answer."""
+
+    walker: str
+    request_id: Any
+    sent_at: float
+    future: Future[Any] = field(default_factory=Future)
+    answered_at: float | None = None
+
+    @property
+    def rtt(self) -> float | None:
+        """Seconds from sending to the answer, once it arrived."""
+        return None if self.answered_at is None else self.answered_at - self.sent_at
+
+    def result(self, timeout: float = 10) -> Any:
+        """The walker's answer (``{"status": 200, "reports": [...]}`` or an error message).
+
+        Raises:
+            TimeoutError: no answer within ``timeout`` seconds.
+        """
+        try:
+            return self.future.result(timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no answer to walker {self.walker} within {timeout} s") from None
+
+    def done(self) -> bool:
+        """Whether the answer arrived."""
+        return self.future.done()
+
+
+class _LoopThread:
+    """The one event-loop thread every simulated client runs on."""
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def loop(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None or cls._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="jacws-clients", daemon=True)
+                thread.start()
+                cls._loop = loop
+            return cls._loop
+
+
+def _http_json(url: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 10) -> Any:
+    request = urllib.request.Request(url, data=orjson.dumps(body or {}), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return orjson.loads(response.read())
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        error.close()
+        try:
+            return {"http_status": error.code, **orjson.loads(payload)}
+        except (orjson.JSONDecodeError, TypeError):
+            return {"http_status": error.code, "error": payload.decode("utf-8", "replace")}
+
+
+def register(base_url: str, email: str, password: str = PLAYGROUND_PASSWORD) -> bool:
+    """Register a user; True if created, False if the email was taken.
+
+    Raises:
+        JacWSError: the server refused the registration for another reason.
+    """
+    answer = _http_json(f"{base_url}/user/register", {"email": email, "password": password})
+    status = answer.get("http_status", 201)
+    if status not in (201, 409):
+        raise JacWSError(f"registering {email} failed: {answer.get('error') or answer}")
+    return bool(status == 201)
+
+
+def login(base_url: str, email: str, password: str = PLAYGROUND_PASSWORD) -> dict[str, Any]:
+    """Log in; return ``{"token", "user": {"id", "email", "root_id"}}``.
+
+    Raises:
+        JacWSError: wrong email or password.
+    """
+    answer = _http_json(f"{base_url}/user/login", {"email": email, "password": password})
+    if "token" not in answer:
+        raise JacWSError(f"login of {email} failed: {answer.get('message') or answer}")
+    return dict(answer)
+
+
+class Client:
+    """A simulated websocket client; every method is a plain, quick, synchronous call.
+
+    Args:
+        ws_url: ``ws://HOST:PORT/websocket``.
+        token: a JWT to connect with (the ``Authorization`` header), or None for anonymous.
+        channel_id: the channel to join, or None for a random one.
+        name: a label for views (defaults to the user's email or "guest").
+        base_url: ``http://HOST:PORT`` for REST calls (derived from ``ws_url`` if omitted).
+        connect: connect now (and wait for the connection event).
+    """
+
+    _names = itertools.count(1)
+
+    def __init__(
+        self,
+        ws_url: str,
+        token: str | None = None,
+        channel_id: str | None = None,
+        name: str | None = None,
+        base_url: str | None = None,
+        email: str | None = None,
+        connect: bool = True,
+        timeout: float = 10,
+    ) -> None:
+        self.ws_url = ws_url
+        self.base_url = base_url or "http" + ws_url[2:].rsplit("/websocket", 1)[0]
+        self.token = token
+        self.email = email
+        self.requested_channel = channel_id
+        self.name = name or email or f"guest-{next(self._names)}"
+        self.timeout = timeout
+        self.state = ClientState.CLOSED
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+        self.info: dict[str, str] = {}
+        self._inbox: list[Message] = []
+        self._sent: list[Sent] = []
+        self._calls: dict[Any, WalkerCall] = {}
+        self._call_ids = itertools.count(1)
+        self._consumed: set[int] = set()
+        self._scan_from = 0  # every message before this index was returned by wait_for
+        self._changed = threading.Condition()
+        self._callbacks: list[Callable[[Client, Message], None]] = []
+        self._state_callbacks: list[Callable[[Client], None]] = []
+        self._send_callbacks: list[Callable[[Client, Sent], None]] = []
+        self._loop = _LoopThread.loop()
+        self._ws: ClientConnection | None = None
+        self._outgoing: asyncio.Queue[str] | None = None
+        self._task: Future[None] | None = None
+        if connect:
+            self.connect()
+
+    # -- identity --------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> str | None:
+        """This connection's client id (from the latest connection event)."""
+        return self.info.get("client_id")
+
+    @property
+    def root_id(self) -> str | None:
+        """The root id the server says this connection runs as."""
+        return self.info.get("root_id")
+
+    @property
+    def channel_id(self) -> str | None:
+        """The channel this connection is on."""
+        return self.info.get("channel_id")
+
+    @property
+    def anonymous(self) -> bool:
+        """Whether the connection runs as the public (anonymous) root."""
+        return self.root_id == "n::000000000000000000000001"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def connect(self) -> Client:
+        """Connect and wait for the connection event.
+
+        Raises:
+            JacWSError: the server could not be reached or sent no connection event in time.
+        """
+        if self.state is not ClientState.CLOSED:
+            raise JacWSError(f"client {self.name} is {self.state.value}; expected closed")
+        self._set_state(ClientState.CONNECTING)
+        self.close_code, self.close_reason = None, ""
+        opened: Future[None] = Future()
+        self._task = asyncio.run_coroutine_threadsafe(self._run(opened), self._loop)
+        try:
+            opened.result(self.timeout)
+        except Exception as error:
+            self._set_state(ClientState.CLOSED)
+            raise JacWSError(f"client {self.name} could not connect to {self.ws_url}: {error}") from None
+        return self
+
+    def close(self, timeout: float | None = None) -> None:
+        """Close the connection (code 1000) and wait until it is closed."""
+        ws = self._ws
+        if ws is not None and self.state is not ClientState.CLOSED:
+            asyncio.run_coroutine_threadsafe(ws.close(), self._loop).result(timeout or self.timeout)
+        if self._task is not None:
+            self._task.result(timeout or self.timeout)
+
+    def reconnect(self) -> Client:
+        """Close (if open) and connect again with the same token and channel (a new client id)."""
+        self.close()
+        return self.connect()
+
+    async def _run(self, opened: Future[None]) -> None:
+        url = self.ws_url + (f"?channel_id={quote(self.requested_channel)}" if self.requested_channel else "")
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        self._outgoing = asyncio.Queue()
+        try:
+            async with ws_connect(url, additional_headers=headers, open_timeout=self.timeout, max_size=None) as ws:
+                self._ws = ws
+                writer = asyncio.create_task(self._write(ws, self._outgoing))
+                try:
+                    await self._read(ws, opened)
+                finally:
+                    writer.cancel()
+        except Exception as error:
+            if not opened.done():
+                opened.set_exception(error)
+            else:
+                log.debug("client %s stopped", self.name, exc_info=True)
+        finally:
+            ws_closed = self._ws
+            self._ws = None
+            if ws_closed is not None:
+                self.close_code = ws_closed.close_code
+                self.close_reason = ws_closed.close_reason or ""
+            for call in self._calls.values():
+                if not call.future.done():
+                    call.future.set_exception(ClientClosed(f"client {self.name} closed before walker answered"))
+            self._calls.clear()
+            self._set_state(ClientState.CLOSED)
+
+    async def _write(self, ws: ClientConnection, outgoing: asyncio.Queue[str]) -> None:
+        while True:
+            text = await outgoing.get()
+            await ws.send(text)
+
+    async def _read(self, ws: ClientConnection, opened: Future[None]) -> None:
+        try:
+            async for frame in ws:
+                data = orjson.loads(frame)
+                message = self._record(data)
+                if message.kind == "connection" and isinstance(data.get("data"), dict):
+                    self.info = dict(data["data"])
+                    if not opened.done():
+                        self._set_state(ClientState.OPEN)
+                        opened.set_result(None)
+                if isinstance(data, dict) and "id" in data and data["id"] in self._calls:
+                    call = self._calls.pop(data["id"])
+                    call.answered_at = message.received_at
+                    call.future.set_result(data)
+                for callback in list(self._callbacks):
+                    try:
+                        callback(self, message)
+                    except Exception:
+                        log.exception("message callback of %s failed", self.name)
+        except ConnectionClosed:
+            pass
+
+    def _record(self, data: Any) -> Message:
+        with self._changed:
+            message = Message(data, time.time(), len(self._inbox))
+            self._inbox.append(message)
+            self._changed.notify_all()
+        return message
+
+    def _set_state(self, state: ClientState) -> None:
+        with self._changed:
+            self.state = state
+            self._changed.notify_all()
+        for callback in list(self._state_callbacks):
+            try:
+                callback(self)
+            except Exception:
+                log.exception("state callback of %s failed", self.name)
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Send one raw event (a dict) as a text frame, in order with every other send.
+
+        Raises:
+            ClientClosed: the client is not connected.
+        """
+        if self.state is not ClientState.OPEN or self._outgoing is None:
+            raise ClientClosed(f"client {self.name} is {self.state.value}: reconnect() first")
+        text = orjson.dumps(event).decode()
+        sent = Sent(event, time.time())
+        with self._changed:
+            self._sent.append(sent)
+        self._loop.call_soon_threadsafe(self._outgoing.put_nowait, text)
+        for callback in list(self._send_callbacks):
+            try:
+                callback(self, sent)
+            except Exception:
+                log.exception("send callback of %s failed", self.name)
+
+    def walker(self, walker: str, response: bool = True, node: str | None = None, **context: Any) -> WalkerCall:
+        """Run a walker over the socket with ``context`` as its fields.
+
+        With ``response=True`` (the default here) the event carries an ``id`` and the
+        returned :class:`WalkerCall` completes with the answer; ``.result()`` waits for it.
+        """
+        request_id = f"{self.name}-{next(self._call_ids)}" if response else None
+        event: dict[str, Any] = {"type": "walker", "walker": walker, "context": context, "response": response}
+        if node is not None:
+            event["node"] = node
+        if request_id is not None:
+            event["id"] = request_id
+        call = WalkerCall(walker, request_id, time.time())
+        if request_id is None:
+            call.future.set_result(None)
+        else:
+            self._calls[request_id] = call
+        try:
+            self.send(event)
+        except ClientClosed:
+            self._calls.pop(request_id, None)
+            raise
+        return call
+
+    def user(self, root_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to every connection of these users."""
+        self.send({"type": "user", "root_ids": list(root_ids), "data": data})
+
+    def channel(self, channel_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to every connection on these channels."""
+        self.send({"type": "channel", "channel_ids": list(channel_ids), "data": data})
+
+    def client(self, client_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to these connections."""
+        self.send({"type": "client", "client_ids": list(client_ids), "data": data})
+
+    def connection(self) -> dict[str, str]:
+        """Ask for the connection event again and return its data."""
+        mark = len(self._inbox)
+        self.send({"type": "connection"})
+        return dict(self.wait_for(lambda m: m.get("type") == "connection", since=mark)["data"])
+
+    def change_user(self, token: str | None = None, email: str | None = None) -> dict[str, str]:
+        """Become the user of ``token`` (or the public user without one); return the new connection data.
+
+        The token is remembered, so :meth:`reconnect` connects as the same user.
+        """
+        event: dict[str, Any] = {"type": "change_user"}
+        if token:
+            event["token"] = f"Bearer {token}"
+        mark = len(self._inbox)
+        self.send(event)
+        info = dict(self.wait_for(lambda m: m.get("type") == "connection", since=mark)["data"])
+        self.token = token if info.get("root_id") != "n::000000000000000000000001" else None
+        self.email = email if self.token else None
+        return info
+
+    def rest(self, walker: str, node: str | None = None, **fields: Any) -> Any:
+        """Call a walker over REST with this client's token; return the JSON answer."""
+        path = f"/walker/{walker}" + (f"/{node}" if node else "")
+        return _http_json(self.base_url + path, fields, self.token, self.timeout)
+
+    # -- receiving -------------------------------------------------------------------
+
+    @property
+    def inbox(self) -> list[Message]:
+        """Every message received, in order, with its receive time."""
+        with self._changed:
+            return list(self._inbox)
+
+    @property
+    def sent(self) -> list[Sent]:
+        """Every event sent, in order."""
+        with self._changed:
+            return list(self._sent)
+
+    def messages(self, kind: str | None = None, type: str | None = None) -> list[Any]:
+        """The data of received messages, optionally only one kind or ``type``."""
+        return [m.data for m in self.inbox if (kind is None or m.kind == kind) and (type is None or m.type == type)]
+
+    def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 5, since: int = 0) -> Any:
+        """Wait for the first message matching ``predicate`` that no earlier ``wait_for`` returned.
+
+        Messages that arrived before the call count, so there is no race with a send just
+        made; each message is returned at most once. ``since`` skips messages whose inbox
+        index is lower (``len(client.inbox)`` taken before a send). Returns the message's data.
+
+        Raises:
+            TimeoutError: nothing matched within ``timeout`` seconds.
+        """
+        if threading.current_thread().name == "jacws-clients":
+            raise JacWSError("wait_for would block the clients' own loop; call it from a cell or another thread")
+        deadline = time.monotonic() + timeout
+
+        def find() -> Message | None:
+            for message in self._inbox[max(self._scan_from, since) :]:
+                if message.index not in self._consumed and _matches(predicate, message.data):
+                    return message
+            return None
+
+        with self._changed:
+            while True:
+                found = find()
+                if found is not None:
+                    self._consumed.add(found.index)
+                    while self._scan_from in self._consumed:
+                        self._consumed.discard(self._scan_from)
+                        self._scan_from += 1
+                    return found.data
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{self.name}: no matching message within {timeout} s")
+                self._changed.wait(remaining)
+
+    def on_message(self, callback: Callable[[Client, Message], None]) -> None:
+        """Call ``callback(client, message)`` for every message (on the clients' loop thread)."""
+        self._callbacks.append(callback)
+
+    def on_send(self, callback: Callable[[Client, Sent], None]) -> None:
+        """Call ``callback(client, sent)`` for every event this client sends (on the sending thread)."""
+        self._send_callbacks.append(callback)
+
+    def on_state(self, callback: Callable[[Client], None]) -> None:
+        """Call ``callback(client)`` whenever the connection state changes."""
+        self._state_callbacks.append(callback)
+
+    def wait_closed(self, timeout: float = 10) -> int | None:
+        """Wait until the connection is closed; return the close code."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.state is ClientState.CLOSED, timeout):
+                raise TimeoutError(f"{self.name} is still {self.state.value} after {timeout} s")
+        return self.close_code
+
+    def __repr__(self) -> str:
+        code = f" code={self.close_code}" if self.state is ClientState.CLOSED and self.close_code else ""
+        return f"<jacws.Client {self.name} {self.state.value}{code} client_id={self.client_id}>"
+
+
+def _matches(predicate: Callable[[Any], bool], data: Any) -> bool:
+    try:
+        return bool(predicate(data))
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return False
