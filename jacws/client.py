@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -224,6 +225,7 @@ class Client:
         self._sent: list[Sent] = []
         self._calls: dict[Any, WalkerCall] = {}
         self._call_ids = itertools.count(1)
+        self._answered: deque[WalkerCall] = deque(maxlen=1000)
         self._consumed: set[int] = set()
         self._scan_from = 0  # every message before this index was returned by wait_for
         self._changed = threading.Condition()
@@ -340,6 +342,7 @@ class Client:
                 if isinstance(data, dict) and "id" in data and data["id"] in self._calls:
                     call = self._calls.pop(data["id"])
                     call.answered_at = message.received_at
+                    self._answered.append(call)
                     call.future.set_result(data)
                 for callback in list(self._callbacks):
                     try:
@@ -458,6 +461,11 @@ class Client:
             return list(self._inbox)
 
     @property
+    def rtts(self) -> list[float]:
+        """Round-trip times (seconds) of the latest answered walker calls, oldest first."""
+        return [call.rtt for call in list(self._answered) if call.rtt is not None]
+
+    @property
     def sent(self) -> list[Sent]:
         """Every event sent, in order."""
         with self._changed:
@@ -480,11 +488,15 @@ class Client:
         if threading.current_thread().name == "jacws-clients":
             raise JacWSError("wait_for would block the clients' own loop; call it from a cell or another thread")
         deadline = time.monotonic() + timeout
+        position = since  # messages before this index were already checked by this call
 
         def find() -> Message | None:
-            for message in self._inbox[max(self._scan_from, since) :]:
+            nonlocal position
+            start = max(self._scan_from, position)
+            for message in self._inbox[start:]:
                 if message.index not in self._consumed and _matches(predicate, message.data):
                     return message
+            position = len(self._inbox)
             return None
 
         with self._changed:

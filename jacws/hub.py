@@ -317,6 +317,17 @@ class Hub:
             self._set_claims(conn, None)
         return len(hits)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Connections, channel membership and online users, as plain data (call on the loop)."""
+        return {
+            "connections": [
+                {**c.info(), "user": c.claims.email if c.claims else None, "backlog": c.backlog}
+                for c in self.connections.values()
+            ],
+            "channels": {channel: list(members) for channel, members in self.by_channel.items()},
+            "users": {root: list(members) for root, members in self.by_root.items() if root != PUBLIC_ROOT_ID},
+        }
+
     async def close_all(
         self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5
     ) -> None:

@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import uvicorn
@@ -25,7 +26,7 @@ from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
 from .hub import Hub
 from .settings import Settings
-from .walkers import WalkerRegistry
+from .walkers import WalkerRegistry, describe_walker
 
 __all__ = ["Server", "ServerState", "UvicornServer", "bind_socket", "start", "uvicorn_config"]
 
@@ -229,6 +230,30 @@ class Server:
         if self.runtime is None:
             raise ServerError("the server is not running: call start() first")
         return self.runtime.hub
+
+    def snapshot(self, timeout: float = 5) -> dict[str, Any]:
+        """The live state: connections, channels, online users, registered users and walkers.
+
+        Raises:
+            ServerError: the server is not running.
+        """
+        hub, loop = self.hub, self._loop
+        if loop is None or self.state is not ServerState.RUNNING:
+            raise ServerError("the server is not running: call start() first")
+        taken: Future[dict[str, Any]] = Future()
+
+        def take() -> None:
+            try:
+                taken.set_result(hub.snapshot())
+            except Exception as error:  # pragma: no cover - reported to the caller
+                taken.set_exception(error)
+
+        loop.call_soon_threadsafe(take)
+        snapshot = taken.result(timeout)
+        assert self.runtime is not None
+        snapshot["registered_users"] = self.runtime.store.user_count()
+        snapshot["walkers"] = [describe_walker(cls) for cls in self.runtime.registry.served()]
+        return snapshot
 
     def notify_users(self, roots: Iterable[Any], data: Any) -> None:
         """Send ``data`` to every connection of these users, from outside a walker."""
