@@ -447,6 +447,11 @@ class Client:
         self.email = email if self.token else None
         return info
 
+    def logout(self) -> Any:
+        """Revoke this client's token everywhere (``POST /user/logout``); the socket turns anonymous."""
+        answer = _http_json(self.base_url + "/user/logout", {}, self.token, self.timeout)
+        return answer
+
     def rest(self, walker: str, node: str | None = None, **fields: Any) -> Any:
         """Call a walker over REST with this client's token; return the JSON answer."""
         path = f"/walker/{walker}" + (f"/{node}" if node else "")

@@ -25,6 +25,7 @@ from .app import Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
 from .hub import Hub
+from .proxy import browser_url
 from .settings import Settings
 from .walkers import WalkerRegistry, describe_walker
 
@@ -148,6 +149,10 @@ class Server:
     def ws_url(self) -> str:
         """``ws://HOST:PORT/websocket`` of the running server."""
         return "ws" + self.url[len("http") :] + "/websocket"
+
+    def browser_url(self, path: str = "/") -> str:
+        """The URL a browser uses to reach this server (through jupyter-server-proxy on Binder)."""
+        return browser_url(self._require_port(), path)
 
     def _require_port(self) -> int:
         if self.port is None:
