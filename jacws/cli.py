@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from .errors import JacWSError
 from .server import UvicornServer, bind_socket, uvicorn_config
 from .settings import Settings
 
-__all__ = ["load_walkers", "main"]
+__all__ = ["load_walkers", "main", "playground_command"]
 
 log = logging.getLogger("jacws")
 
@@ -52,12 +53,40 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--secret", default=None, help="JWT secret (env JACWS_SECRET; default: kept beside --db)")
     serve.add_argument("--policy", choices=["open", "authenticated"], default=None, help="publish policy")
     serve.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
+    playground = commands.add_parser(
+        "playground",
+        help="open the tutorial notebooks in JupyterLab (extra arguments go to jupyter lab)",
+    )
+    playground.add_argument("--notebooks", default="notebooks", help="the notebooks folder (default ./notebooks)")
+    playground.add_argument(
+        "--notebook", default="01_quickstart.ipynb", help="the notebook to open first (default the quickstart)"
+    )
     return parser
+
+
+def playground_command(notebooks: str, notebook: str, extra: Sequence[str]) -> list[str]:
+    """The ``jupyter lab`` command line that opens ``notebook`` in ``notebooks``.
+
+    Raises:
+        FileNotFoundError: the notebook is not there.
+    """
+    folder = Path(notebooks).resolve()
+    if not (folder / notebook).is_file():
+        raise FileNotFoundError(f"no {notebook} in {folder}: run `jacws playground` from the jacws checkout")
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", str(folder / notebook)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        command.append("--allow-root")  # containers and CI often run as root
+    return [*command, *extra]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
+    if args.command == "playground":
+        return _playground(args.notebooks, args.notebook, extra)
+    if extra:
+        print(f"jacws: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
+        return 2
     settings = Settings.from_env(
         host=args.host,
         port=args.port,
@@ -80,6 +109,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled gracefully
         server.run(sockets=[sock])
     return 0
+
+
+def _playground(notebooks: str, notebook: str, extra: Sequence[str]) -> int:
+    if importlib.util.find_spec("jupyterlab") is None:
+        print('jacws: JupyterLab is not installed: pip install -e ".[notebook]"', file=sys.stderr)
+        return 2
+    try:
+        command = playground_command(notebooks, notebook, extra)
+    except FileNotFoundError as error:
+        print(f"jacws: {error}", file=sys.stderr)
+        return 2
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
 
 
 if __name__ == "__main__":  # pragma: no cover

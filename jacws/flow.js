@@ -19,7 +19,7 @@ function draw(model, root) {
   const lanes = model.get("lanes");
   const flows = model.get("flows");
   const x = (lane) => 20 + LANE / 2 + lanes.indexOf(lane) * LANE;
-  const width = 40 + lanes.length * LANE;
+  const width = 40 + lanes.length * LANE + 160;  // room for self-arrow labels on the last lane
   const height = TOP + 10 + flows.length * ROW;
   const svg = node("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "jacws-flow-svg" });
   const defs = node("defs", {});

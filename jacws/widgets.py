@@ -169,8 +169,9 @@ class ClientCard(w.VBox):  # type: ignore[misc]
         self.status = w.HTML()
         self.progress = w.FloatProgress(value=0, min=0, max=100, description="progress", layout={"display": "none"})
         self.progress_label = w.Label()
-        self.type_filter = w.Dropdown(options=["all"], value="all", description="type")
-        self.channel_filter = w.Dropdown(options=["all"], value="all", description="via")
+        narrow = {"description_width": "40px"}
+        self.type_filter = w.Dropdown(options=["all"], value="all", description="type", style=narrow)
+        self.channel_filter = w.Dropdown(options=["all"], value="all", description="via", style=narrow)
         self.inbox = w.HTML(layout={"max_height": "260px", "overflow": "auto", "border": "1px solid #ddd"})
         self.count = w.Label()
         self.rtt_label = w.Label()
@@ -191,11 +192,20 @@ class ClientCard(w.VBox):  # type: ignore[misc]
                 self.forms,
                 self.status,
                 self.rtt_label,
-                w.HBox([self.type_filter, self.channel_filter, self.count]),
+                w.HBox([self.type_filter, self.channel_filter]),
+                self.count,
                 self.inbox,
             ],
-            layout={"border": "1px solid #bbb", "padding": "6px", "width": "440px"},
+            layout={
+                "border": "1px solid #bbb",
+                "padding": "6px",
+                "margin": "2px",
+                "flex": "1 1 320px",
+                "min_width": "300px",
+                "max_width": "520px",
+            },
         )
+        self.add_class("jacws-card")
         client.on_message(lambda _client, message: self.updates.push(("message", message)))
         client.on_state(lambda _client: self.updates.push(("state", None)))
         self._types_seen: set[str] = set()
@@ -418,6 +428,7 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
             [w.HBox([self.state, self.refresh_button]), self.connections, self.walker_table],
             layout={"border": "1px solid #bbb", "padding": "6px"},
         )
+        self.add_class("jacws-server-panel")
         self.refresh()
 
     def poke(self) -> None:
@@ -510,6 +521,7 @@ class Playground(w.VBox):  # type: ignore[misc]
         self.cards: list[ClientCard] = []
         self.grid = w.HBox(layout={"flex_flow": "row wrap"})
         super().__init__([self.panel, self.flow, self.grid])
+        self.add_class("jacws-playground")
         for client in clients:
             self.add(client)
 

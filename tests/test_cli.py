@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import socket
@@ -133,3 +134,41 @@ def test_serve_refuses_a_missing_file_and_a_taken_port() -> None:
             cwd=ROOT,
         )
     assert busy.returncode == 2 and f"port {port} on 127.0.0.1 is taken" in busy.stderr
+
+
+def test_playground_opens_jupyterlab_on_the_quickstart(tmp_path: Path) -> None:
+    port, token = free_port(), "playground-test-token"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+    command = [
+        sys.executable,
+        "-m",
+        "jacws.cli",
+        "playground",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    pump = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr or []], daemon=True)
+    pump.start()
+    try:
+        while f"127.0.0.1:{port}/lab" not in lines.get(timeout=60):
+            pass
+        with httpx.Client(timeout=TIMEOUT) as http:
+            answer = http.get(f"http://127.0.0.1:{port}/api/contents/01_quickstart.ipynb", params={"token": token})
+        assert answer.status_code == 200 and answer.json()["name"] == "01_quickstart.ipynb"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        pump.join(TIMEOUT)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_playground_explains_where_the_notebooks_are(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "jacws.cli", "playground"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 2 and "run `jacws playground` from the jacws checkout" in result.stderr

@@ -1,0 +1,29 @@
+"""The README's first screen stays true: its two commands and its example."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_first_screen_has_the_playground_and_test_commands() -> None:
+    first_block = re.search(r"```bash\n(.*?)```", README, re.S)
+    assert first_block is not None
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).strip().splitlines()]
+    assert commands == [
+        'pip install -e ".[notebook]" && jacws playground',
+        'pip install -e ".[test]" && python -m pytest',
+    ]
+    assert "python -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_example_runs() -> None:
+    example = re.search(r"```python\n(.*?)```", README, re.S)
+    assert example is not None
+    result = subprocess.run([sys.executable, "-c", example.group(1)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
