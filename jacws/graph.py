@@ -108,11 +108,13 @@ class Archetype:
     @classmethod
     def _from_record(cls: type[A], record_id: str, context: dict[str, Any]) -> A:
         self = cls.__new__(cls)
-        try:
-            model = cls.__jacws_model__.model_validate(context)
-            values = {name: getattr(model, name) for name in cls.__jacws_fields__}
-        except pydantic.ValidationError:
-            values = {name: context.get(name) for name in cls.__jacws_fields__}
+        values: dict[str, Any] = {}
+        if cls.__jacws_fields__:
+            try:
+                model = cls.__jacws_model__.model_validate(context)
+                values = {name: getattr(model, name) for name in cls.__jacws_fields__}
+            except pydantic.ValidationError:
+                values = {name: context.get(name) for name in cls.__jacws_fields__}
         for name, value in values.items():
             object.__setattr__(self, name, value)
         self.id = record_id
@@ -253,7 +255,7 @@ class GraphStore(Protocol):
 
 
 def _dump(context: dict[str, Any]) -> bytes:
-    return encode(context).encode()
+    return encode(context)
 
 
 class GraphSession:
@@ -275,14 +277,16 @@ class GraphSession:
         self._deleted_edges: set[str] = set()
 
     def root(self) -> Root:
-        """The user's root node (created on first use)."""
+        """The user's root node. Roots have no fields, so this needs no store read."""
         with self._lock:
             node = self._nodes.get(self.root_id)
             if node is None:
-                record = self.store.load_node(self.root_id)
-                node = self._adopt_record(record) if record else self._adopt_new(Root(), self.root_id)
-            if not isinstance(node, Root):
-                raise Forbidden("not a root node")
+                node = Root.__new__(Root)
+                node.id = self.root_id
+                node._session = self
+                node._snapshot = b"{}"
+                self._nodes[self.root_id] = node
+            assert isinstance(node, Root)
             return node
 
     def get_node(self, node_id: str) -> Node:
@@ -363,6 +367,8 @@ class GraphSession:
         with self._lock:
             nodes: list[NodeRecord] = []
             for node in self._nodes.values():
+                if not type(node).__jacws_fields__ and node._raw_context is None and node.id not in self._new:
+                    continue  # a loaded node without fields (a root) cannot have changed
                 dumped = _dump(node.context)
                 if node.id in self._new or dumped != node._snapshot:
                     nodes.append(NodeRecord(node.id, self.root_id, _type_name(node), node.context))

@@ -61,10 +61,16 @@ CLOSE_POLICY = 1008
 
 
 class Transport(Protocol):
-    """The socket as the hub sees it."""
+    """The socket as the hub sees it.
 
-    async def send(self, text: str) -> None:
-        """Send one text frame; may wait while the peer is not reading."""
+    ``send_nowait`` is the fast path: write one text frame at once if the socket can take
+    it without waiting, and say whether it did; None where the server offers no such path.
+    """
+
+    send_nowait: Callable[[bytes], bool] | None
+
+    async def send(self, data: bytes) -> None:
+        """Send one text frame (UTF-8 JSON); may wait while the peer is not reading."""
 
     async def close(self, code: int, reason: str = "") -> None:
         """Send a close frame with ``code``."""
@@ -102,7 +108,34 @@ class ConnectionState(enum.Enum):
 
 
 class Connection:
-    """One client socket: its identity, its bounded send queue and its writer."""
+    """One client socket: its identity, its bounded send queue and its writer.
+
+    A message goes straight to the socket when nothing is queued and the socket can take
+    it (``send_nowait``); otherwise it is queued and a writer task, started on demand and
+    gone when the queue is empty, sends it once the peer reads again. An idle connection
+    costs no task.
+    """
+
+    __slots__ = (
+        "_allowance",
+        "_closer",
+        "_last_frame",
+        "_last_limited",
+        "_limited_since",
+        "_outbox",
+        "_outbox_bytes",
+        "_walker_events",
+        "_walker_idle",
+        "_walker_task",
+        "_writer",
+        "channel_id",
+        "claims",
+        "client_id",
+        "close_code",
+        "hub",
+        "state",
+        "transport",
+    )
 
     def __init__(self, hub: Hub, transport: Transport, client_id: str, channel_id: str, claims: Claims | None) -> None:
         self.hub = hub
@@ -112,13 +145,13 @@ class Connection:
         self.claims = claims
         self.state = ConnectionState.OPEN
         self.close_code: int | None = None
-        self._outbox: deque[str] = deque()
+        self._outbox: deque[bytes] = deque()
         self._outbox_bytes = 0
-        self._wake = asyncio.Event()
-        self._writer = asyncio.create_task(self._write(), name=f"jacws-writer-{client_id}")
+        self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._walker_events: deque[WalkerEvent] = deque()
         self._walker_task: asyncio.Task[None] | None = None
+        self._walker_idle: asyncio.Future[None] | None = None
         self._allowance = float(hub.limits.rate_burst)
         self._last_frame = hub.clock()
         self._limited_since: float | None = None
@@ -143,21 +176,26 @@ class Connection:
         """The connection event's data: client, root and channel ids."""
         return {"client_id": self.client_id, "root_id": self.root_id, "channel_id": self.channel_id}
 
-    def enqueue(self, text: str) -> None:
-        """Queue an already-serialised message; closes the connection with 1008 on overflow."""
+    def enqueue(self, data: bytes) -> None:
+        """Send an already-serialised message, or queue it; closes the connection with 1008 on overflow."""
         if self.state is not ConnectionState.OPEN:
             return
+        if self._writer is None:
+            send_nowait = self.transport.send_nowait
+            if send_nowait is not None and send_nowait(data):
+                return
         limits = self.hub.limits
         if (
             len(self._outbox) >= limits.max_backlog_messages
-            or self._outbox_bytes + len(text) > limits.max_backlog_bytes
+            or self._outbox_bytes + len(data) > limits.max_backlog_bytes
         ):
             log.warning("closing slow consumer %s (backlog %d messages)", self.client_id, len(self._outbox))
             self.close(CLOSE_POLICY, "slow consumer")
             return
-        self._outbox.append(text)
-        self._outbox_bytes += len(text)
-        self._wake.set()
+        self._outbox.append(data)
+        self._outbox_bytes += len(data)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name=f"jacws-writer-{self.client_id}")
 
     def admit(self) -> bool:
         """Take one incoming message from the rate budget; False (and maybe a close) if over it.
@@ -194,7 +232,8 @@ class Connection:
         self.close_code = code
         self._outbox.clear()
         self._outbox_bytes = 0
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         self._walker_events.clear()
         self._closer = asyncio.create_task(self._send_close(code, reason), name=f"jacws-close-{self.client_id}")
 
@@ -210,35 +249,47 @@ class Connection:
             log.debug("close of %s failed", self.client_id, exc_info=True)
 
     async def _write(self) -> None:
+        outbox = self._outbox
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                outbox = self._outbox
-                while outbox:
-                    text = outbox.popleft()
-                    self._outbox_bytes -= len(text)
-                    await self.transport.send(text)
+            while outbox:
+                data = outbox[0]
+                await self.transport.send(data)
+                outbox.popleft()
+                self._outbox_bytes -= len(data)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.debug("writer of %s stopped: peer gone", self.client_id, exc_info=True)
             self.state = ConnectionState.CLOSING
+        finally:
+            self._writer = None
 
     def _queue_walker(self, event: WalkerEvent) -> None:
         self._walker_events.append(event)
-        if self._walker_task is None or self._walker_task.done():
+        if self._walker_task is None:
             self._walker_task = asyncio.create_task(self._run_walkers(), name=f"jacws-walkers-{self.client_id}")
+        elif self._walker_idle is not None and not self._walker_idle.done():
+            self._walker_idle.set_result(None)
 
     async def _run_walkers(self) -> None:
-        while self._walker_events:
-            event = self._walker_events.popleft()
-            await self.hub.run_walker_event(self, event)
+        # One task per connection that calls walkers, parked on a future when idle: waking
+        # it costs far less than creating a task per walker event.
+        events = self._walker_events
+        loop = asyncio.get_running_loop()
+        while self.state is ConnectionState.OPEN:
+            while events:
+                await self.hub.run_walker_event(self, events.popleft())
+            self._walker_idle = loop.create_future()
+            await self._walker_idle
+            self._walker_idle = None
 
     def _forget(self) -> None:
         self.state = ConnectionState.CLOSED
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         self._walker_events.clear()
+        if self._walker_idle is not None and not self._walker_idle.done():
+            self._walker_idle.set_result(None)  # lets the walker task see CLOSED and end
 
 
 class Hub:
@@ -423,23 +474,23 @@ class Hub:
         return {cid: connections[cid] for cid in client_ids if cid in connections}
 
     @staticmethod
-    def deliver(targets: dict[str, Connection], text: str) -> int:
-        """Enqueue ``text`` once to each target; return how many were reached."""
+    def deliver(targets: dict[str, Connection], data: bytes) -> int:
+        """Send (or queue) ``data`` once to each target, never waiting on one; return how many."""
         for conn in targets.values():
-            conn.enqueue(text)
+            conn.enqueue(data)
         return len(targets)
 
-    def deliver_users(self, root_ids: list[str], text: str) -> int:
-        """Send serialised ``text`` to every connection of these users."""
-        return self.deliver(self._user_targets(root_ids), text)
+    def deliver_users(self, root_ids: list[str], data: bytes) -> int:
+        """Send serialised ``data`` to every connection of these users."""
+        return self.deliver(self._user_targets(root_ids), data)
 
-    def deliver_channels(self, channel_ids: list[str], text: str) -> int:
-        """Send serialised ``text`` to every connection on these channels."""
-        return self.deliver(self._channel_targets(channel_ids), text)
+    def deliver_channels(self, channel_ids: list[str], data: bytes) -> int:
+        """Send serialised ``data`` to every connection on these channels."""
+        return self.deliver(self._channel_targets(channel_ids), data)
 
-    def deliver_clients(self, client_ids: list[str], text: str) -> int:
-        """Send serialised ``text`` to these connections."""
-        return self.deliver(self._client_targets(client_ids), text)
+    def deliver_clients(self, client_ids: list[str], data: bytes) -> int:
+        """Send serialised ``data`` to these connections."""
+        return self.deliver(self._client_targets(client_ids), data)
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the hub's loop: at once on its thread, else scheduled in order."""

@@ -297,13 +297,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def encode(message: Any) -> str:
-    """Serialise a server message once; the same text goes to every recipient.
+def encode(message: Any) -> bytes:
+    """Serialise a server message once (UTF-8 JSON); the same bytes go to every recipient.
 
     Raises:
         TypeError: ``message`` holds a value JSON cannot represent.
     """
-    return orjson.dumps(message, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(message, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def connection_message(client_id: str, root_id: str, channel_id: str) -> dict[str, Any]:
@@ -311,7 +311,7 @@ def connection_message(client_id: str, root_id: str, channel_id: str) -> dict[st
     return {"type": "connection", "data": {"client_id": client_id, "root_id": root_id, "channel_id": channel_id}}
 
 
-def walker_response(reports: list[Any], request_id: Any = None) -> dict[str, Any]:
+def walker_response(reports: Any, request_id: Any = None) -> dict[str, Any]:
     """The answer to a walker event with ``response: true`` (and to a REST call)."""
     message: dict[str, Any] = {"status": 200, "reports": reports}
     if request_id is not None:

@@ -54,8 +54,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``JACWS_HOST``, ``JACWS_PORT``, ``JACWS_DB``, ``JACWS_SECRET``,
-        ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``; ``overrides`` win
-        where they are not None."""
+        ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``, ``JACWS_WALKER_THREADS``
+        and every limit by name (``JACWS_MAX_BACKLOG_MESSAGES``, ``JACWS_RATE_PER_SECOND``, ...);
+        ``overrides`` win where they are not None."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         converters: dict[str, Any] = {
@@ -68,10 +69,12 @@ class Settings:
             "log_level": str,
             "walker_threads": int,
         }
+        for limit in fields(Limits):
+            converters[limit.name] = float if limit.type in ("float", float) else int
         for name, convert in converters.items():
             raw = env.get(f"JACWS_{name.upper()}")
             if raw:
-                values[name] = convert(raw)
+                values[name] = convert(float(raw)) if convert is int else convert(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls().with_changes(**values)
 

@@ -226,7 +226,7 @@ class SQLiteStore(Store):
 
 
 def _dumps(context: dict[str, Any]) -> bytes:
-    return encode(context).encode()
+    return encode(context)
 
 
 def _loads(blob: bytes | str) -> dict[str, Any]:

@@ -415,11 +415,11 @@ async def run_walker(
     notifier: Notifier,
     executor: Executor,
     node_id: str | None = None,
-) -> list[Any]:
+) -> orjson.Fragment:
     """Validate ``fields``, run the walker from the root (or ``node_id``) and commit the graph.
 
     Plain abilities run in ``executor``; ``async`` ones on the running loop. Returns the
-    reports as JSON-ready values.
+    reports serialised once, as a JSON fragment to embed in the response.
 
     Raises:
         InvalidEvent: bad fields.
@@ -438,8 +438,7 @@ async def run_walker(
             await loop.run_in_executor(executor, session.commit)
         else:
             session.commit()
-        reports: list[Any] = orjson.loads(encode(walker.reports))
-        return reports
+        return orjson.Fragment(encode(walker.reports))
     except ClientError:
         raise
     except JacWSError as error:

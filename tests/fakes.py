@@ -11,6 +11,8 @@ import orjson
 class RecordingTransport:
     """A transport that records what is sent; ``hold()`` makes it stop "reading"."""
 
+    send_nowait = None  # the hub's queued path only; the fast path is tested over real sockets
+
     def __init__(self) -> None:
         self.sent: list[Any] = []
         self.closed: tuple[int, str] | None = None
@@ -24,10 +26,10 @@ class RecordingTransport:
     def release(self) -> None:
         self._open.set()
 
-    async def send(self, text: str) -> None:
+    async def send(self, data: bytes) -> None:
         await self._open.wait()
         async with self.arrived:
-            self.sent.append(orjson.loads(text))
+            self.sent.append(orjson.loads(data))
             self.arrived.notify_all()
 
     async def close(self, code: int, reason: str = "") -> None:

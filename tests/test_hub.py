@@ -68,7 +68,7 @@ def test_fan_out_enqueues_to_everyone_even_when_one_transport_is_stuck() -> None
         for _, transport in others:
             sent = await transport.wait_for(11)
             assert [m["n"] for m in sent[1:]] == list(range(10))
-        assert stuck.backlog == 9 and stuck_transport.sent[1:] == []  # the tenth is stuck in send()
+        assert stuck.backlog == 10 and stuck_transport.sent[1:] == []  # the first is stuck in send()
 
     run(scenario)
 

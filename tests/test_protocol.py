@@ -125,6 +125,6 @@ def test_server_messages_have_the_wire_shapes() -> None:
 
 
 def test_encode_serialises_sets_and_refuses_unknown_objects() -> None:
-    assert encode({"a": (1, 2), "b": {3}}) == '{"a":[1,2],"b":[3]}'
+    assert encode({"a": (1, 2), "b": {3}}) == b'{"a":[1,2],"b":[3]}'
     with pytest.raises(TypeError):
         encode({"x": object()})

@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 import pytest
 from fakes import RecordingNotifier
 
@@ -21,9 +22,10 @@ def run(cls: type[Walker], fields: dict[str, Any], notifier: RecordingNotifier |
     store = kw.pop("store", None) or SQLiteStore()
     root_id = kw.pop("root_id", "n::" + "ab" * 12)
     with ThreadPoolExecutor(2, thread_name_prefix="walker-test") as pool:
-        return asyncio.run(
+        reports = asyncio.run(
             run_walker(cls, fields, GraphSession(store, root_id), notifier or RecordingNotifier(), pool, **kw)
         )
+    return list(orjson.loads(orjson.dumps(reports)))
 
 
 def test_specs_default_to_jac_cloud_values() -> None:

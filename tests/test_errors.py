@@ -1,0 +1,44 @@
+"""The error tree: wire codes, HTTP statuses and the single wire shape."""
+
+from __future__ import annotations
+
+import jacws.errors as errors
+from jacws.errors import ClientError, Forbidden, InvalidEvent, JacWSError
+
+CODES = {
+    "InvalidJSON": "invalid_json",
+    "InvalidEvent": "invalid_event",
+    "UnknownWalker": "unknown_walker",
+    "AuthRequired": "auth_required",
+    "Forbidden": "forbidden",
+    "WalkerFailed": "walker_error",
+    "RateLimited": "rate_limited",
+    "TooLarge": "too_large",
+}
+
+
+def test_every_client_error_has_its_protocol_code() -> None:
+    found = {
+        name: cls.code
+        for name, cls in vars(errors).items()
+        if isinstance(cls, type) and issubclass(cls, ClientError) and cls is not ClientError
+    }
+    assert found == CODES
+
+
+def test_every_error_is_a_jacws_error_and_documented_in_the_tree() -> None:
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, JacWSError)
+        assert name in (errors.__doc__ or ""), f"{name} is missing from the tree in the module docstring"
+
+
+def test_the_wire_shape() -> None:
+    assert Forbidden("no").to_wire() == {"type": "error", "error": "no", "code": "forbidden"}
+    assert InvalidEvent("bad", [{"loc": ["x"], "msg": "m"}]).to_wire("walker", 3) == {
+        "type": "walker",
+        "error": "bad",
+        "code": "invalid_event",
+        "details": [{"loc": ["x"], "msg": "m"}],
+        "id": 3,
+    }

@@ -1,0 +1,53 @@
+"""Settings: defaults, changes by name, environment variables, and the generated secret."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jacws.hub import Limits
+from jacws.settings import Settings, load_or_create_secret
+
+
+def test_defaults_follow_the_protocol_limits() -> None:
+    settings = Settings()
+    assert (settings.host, settings.port, settings.db, settings.policy) == ("127.0.0.1", 8000, None, "open")
+    assert settings.limits == Limits()
+    assert (Limits().max_frame_bytes, Limits().max_ids, Limits().max_backlog_messages) == (1 << 20, 1000, 1000)
+    assert (Limits().max_backlog_bytes, Limits().rate_per_second, Limits().rate_burst) == (8 << 20, 1000, 2000)
+
+
+def test_with_changes_takes_limits_by_name() -> None:
+    changed = Settings().with_changes(port=0, max_backlog_messages=5, rate_burst=7)
+    assert changed.port == 0 and changed.limits.max_backlog_messages == 5 and changed.limits.rate_burst == 7
+    assert Settings().limits.max_backlog_messages == 1000  # the original is unchanged
+
+
+def test_environment_variables_are_read_once_and_overrides_win() -> None:
+    env = {
+        "JACWS_PORT": "9001",
+        "JACWS_DB": "x.db",
+        "JACWS_TOKEN_LIFETIME": "60",
+        "JACWS_RATE_PER_SECOND": "1e6",
+        "JACWS_MAX_BACKLOG_MESSAGES": "50",
+        "JACWS_POLICY": "authenticated",
+    }
+    settings = Settings.from_env(env, port=9002, db=None)
+    assert settings.port == 9002 and settings.db == "x.db" and settings.token_lifetime == 60
+    assert settings.limits.rate_per_second == 1e6 and settings.limits.max_backlog_messages == 50
+    assert settings.policy == "authenticated"
+
+
+def test_a_file_database_keeps_its_secret_beside_it_owner_only(tmp_path: Path) -> None:
+    db = str(tmp_path / "app.db")
+    secret, origin = load_or_create_secret(db)
+    assert origin.startswith("generated and stored in") and len(secret) >= 32
+    assert oct(os.stat(db + ".secret").st_mode & 0o777) == "0o600"
+    again, origin_again = load_or_create_secret(db)
+    assert again == secret and origin_again.startswith("read from")
+
+
+def test_an_in_memory_store_gets_a_fresh_secret_each_run() -> None:
+    first, origin = load_or_create_secret(None)
+    second, _ = load_or_create_secret(":memory:")
+    assert first != second and origin == "generated for this run"
