@@ -7,7 +7,6 @@ Connection event, channel fan-out with ``websockets.broadcast``, and a walker ec
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import resource

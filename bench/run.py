@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
-import queue
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wsclient import LeanClient, open_client  # noqa: E402
+from wsclient import LeanClient, open_client
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -62,8 +61,17 @@ class ServerProcess:
         if kind == "baseline":
             command = [sys.executable, str(ROOT / "bench" / "baseline.py"), "--port", str(self.port)]
         else:
-            command = [sys.executable, "-m", "jacws.cli", "serve", str(ROOT / "bench" / "walkers.py"),
-                       "--port", str(self.port), "--log-level", "warning"]
+            command = [
+                sys.executable,
+                "-m",
+                "jacws.cli",
+                "serve",
+                str(ROOT / "bench" / "walkers.py"),
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ]
         # The benchmarks' publishers send far above jacws's default per-connection rate
         # limit (1000 messages/s), which the baseline does not have: lift it for a fair race.
         env = {**os.environ, "JACWS_RATE_PER_SECOND": "1000000", "JACWS_RATE_BURST": "1000000"}
@@ -113,14 +121,17 @@ def _worker(target: Callable[..., Any], args: tuple[Any, ...], results: Any, go:
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    start = resource.getrusage(resource.RUSAGE_SELF)
     try:
         result = runner(target(*args, results, go))
     except Exception as error:  # reported to the parent
         result = {"error": repr(error)}
-    end = resource.getrusage(resource.RUSAGE_SELF)
-    result["cpu"] = (end.ru_utime - start.ru_utime) + (end.ru_stime - start.ru_stime)
     results.put(("done", result))
+
+
+def cpu_now() -> float:
+    """CPU seconds this process has used (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -160,9 +171,11 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-async def _wait_go(go: Any) -> None:
+async def _wait_go(go: Any) -> float:
+    """Wait for the parent's go; return the CPU used so far (the measurement starts here)."""
     while not go.is_set():
         await asyncio.sleep(0.005)
+    return cpu_now()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -175,7 +188,9 @@ def percentile(values: list[float], q: float) -> float:
 # -- scenario: channel fan-out -------------------------------------------------------------------
 
 
-async def fanout_subscribers(port: int, count: int, events: int, channel: str, slow: int, results: Any, go: Any) -> dict[str, Any]:
+async def fanout_subscribers(
+    port: int, count: int, events: int, channel: str, slow: int, results: Any, go: Any
+) -> dict[str, Any]:
     received = [0] * count
     last = [-1] * count
     duplicates = [0]
@@ -218,16 +233,17 @@ async def fanout_subscribers(port: int, count: int, events: int, channel: str, s
             clients.append(client)
 
     await asyncio.gather(*(connect(i) for i in range(count)))
-    slow_clients = [await open_client(HOST, port, f"/websocket?channel_id={channel}", lambda c, p: None, read=False)
-                    for _ in range(slow)]
+    slow_clients = [
+        await open_client(HOST, port, f"/websocket?channel_id={channel}", lambda c, p: None, read=False)
+        for _ in range(slow)
+    ]
     while sum(1 for c in clients if "index" in c.state) < count:
         await asyncio.sleep(0.01)
     results.put(("ready", count))
-    await _wait_go(go)
-    try:
+    cpu_start = await _wait_go(go)
+    with contextlib.suppress(asyncio.TimeoutError):  # what did not arrive counts as lost
         await asyncio.wait_for(complete.wait(), timeout=120)
-    except asyncio.TimeoutError:
-        pass
+    cpu = cpu_now() - cpu_start
     slow_codes = []
     for client in slow_clients:
         client.resume()  # read what was buffered, then expect the server's close
@@ -245,10 +261,12 @@ async def fanout_subscribers(port: int, count: int, events: int, channel: str, s
         "first": first_last[0],
         "last": first_last[1],
         "slow_close_codes": slow_codes,
+        "cpu": cpu,
     }
 
 
-async def publish(port: int, events: int, channel: str, payload: int) -> float:
+async def publish(port: int, events: int, channel: str, payload: int, rate: float | None = None) -> float:
+    """Publish ``events`` channel events, as fast as the server reads them or at ``rate`` per second."""
     publisher = await open_client(HOST, port, "/websocket", lambda c, p: None)
     pad = "x" * payload
     start = time.time()
@@ -256,24 +274,36 @@ async def publish(port: int, events: int, channel: str, payload: int) -> float:
         event = {"type": "channel", "channel_ids": [channel], "data": {"seq": seq, "t": time.time(), "pad": pad}}
         publisher.send_text(orjson.dumps(event))
         await publisher.drain()
+        if rate is not None:
+            ahead = start + (seq + 1) / rate - time.time()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
     await publisher.flushed()
     publisher.close()
     return start
 
 
-def fanout(server: ServerProcess, subscribers: int, events: int, processes: int, payload: int = 0,
-           slow: int = 0) -> dict[str, Any]:
+def fanout(
+    server: ServerProcess,
+    subscribers: int,
+    events: int,
+    processes: int,
+    payload: int = 0,
+    slow: int = 0,
+    rate: float | None = None,
+) -> dict[str, Any]:
     channel = "bench-room"
     shares = split(subscribers, processes)
-    workers = Workers(fanout_subscribers, [(server.port, n, events, channel, slow if i == 0 else 0)
-                                           for i, n in enumerate(shares)])
+    workers = Workers(
+        fanout_subscribers, [(server.port, n, events, channel, slow if i == 0 else 0) for i, n in enumerate(shares)]
+    )
     workers.start()
     rss_before = server.memory()
-    cpu_before = server.cpu()
+    cpu_before, wall_before = server.cpu(), time.time()
     workers.go.set()
-    start = asyncio.run(publish(server.port, events, channel, payload))
+    start = asyncio.run(publish(server.port, events, channel, payload, rate))
     done = workers.finish()
-    cpu = server.cpu() - cpu_before
+    cpu, wall = server.cpu() - cpu_before, time.time() - wall_before
     received = sum(d["received"] for d in done)
     last = max(d["last"] for d in done)
     latencies = [x for d in done for x in d["latencies"]]
@@ -286,8 +316,8 @@ def fanout(server: ServerProcess, subscribers: int, events: int, processes: int,
         "reordered": sum(d["disorder"] for d in done),
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
-        "server_cpu_s": cpu,
-        "load_cpu_s": sum(d["cpu"] for d in done),
+        "server_cpu_pct": 100 * cpu / wall,
+        "load_cpu_pct_per_process": 100 * sum(d["cpu"] for d in done) / processes / wall,
         "server_rss_growth_mb": (server.memory() - rss_before) / 2**20,
         "slow_close_codes": [c for d in done for c in d["slow_close_codes"]],
     }
@@ -324,30 +354,32 @@ async def walker_callers(port: int, count: int, calls: int, results: Any, go: An
 
     clients = [await open_client(HOST, port, "/websocket", on_text, state={"done": 0}) for _ in range(count)]
     results.put(("ready", count))
-    await _wait_go(go)
+    cpu_start = await _wait_go(go)
     start = time.perf_counter()
     for client in clients:
         send(client)
     await asyncio.wait_for(finished.wait(), timeout=300)
     elapsed = time.perf_counter() - start
+    cpu = cpu_now() - cpu_start
     for client in clients:
         client.close()
-    return {"calls": count * calls, "elapsed": elapsed, "latencies": latencies}
+    return {"calls": count * calls, "elapsed": elapsed, "latencies": latencies, "cpu": cpu}
 
 
 def walkers(server: ServerProcess, clients: int, calls: int, processes: int) -> dict[str, Any]:
     workers = Workers(walker_callers, [(server.port, n, calls) for n in split(clients, processes)])
     workers.start()
-    cpu_before = server.cpu()
+    cpu_before, wall_before = server.cpu(), time.time()
     done = workers.finish()
+    cpu, wall = server.cpu() - cpu_before, time.time() - wall_before
     latencies = [x for d in done for x in d["latencies"]]
     elapsed = max(d["elapsed"] for d in done)
     return {
         "round_trips_per_s": sum(d["calls"] for d in done) / elapsed,
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
-        "server_cpu_s": server.cpu() - cpu_before,
-        "load_cpu_s": sum(d["cpu"] for d in done),
+        "server_cpu_pct": 100 * cpu / wall,
+        "load_cpu_pct_per_process": 100 * sum(d["cpu"] for d in done) / processes / elapsed,
     }
 
 
@@ -356,7 +388,7 @@ def walkers(server: ServerProcess, clients: int, calls: int, processes: int) -> 
 
 async def connectors(port: int, count: int, concurrency: int, release: Any, results: Any, go: Any) -> dict[str, Any]:
     results.put(("ready", count))
-    await _wait_go(go)
+    cpu_start = await _wait_go(go)
     semaphore = asyncio.Semaphore(concurrency)
     clients: list[LeanClient] = []
     failures = [0]
@@ -369,7 +401,9 @@ async def connectors(port: int, count: int, concurrency: int, release: Any, resu
     async def connect() -> None:
         async with semaphore:
             try:
-                client = await open_client(HOST, port, "/websocket", on_text, timeout=60, state={"event": asyncio.Event()})
+                client = await open_client(
+                    HOST, port, "/websocket", on_text, timeout=60, state={"event": asyncio.Event()}
+                )
                 if not client.state.get("connected"):
                     await asyncio.wait_for(client.state["event"].wait(), 60)
                 clients.append(client)
@@ -379,12 +413,13 @@ async def connectors(port: int, count: int, concurrency: int, release: Any, resu
     start = time.perf_counter()
     await asyncio.gather(*(connect() for _ in range(count)))
     elapsed = time.perf_counter() - start
+    cpu = cpu_now() - cpu_start
     results.put(("held", len(clients)))
     while not release.is_set():  # the parent measures the server's memory meanwhile
         await asyncio.sleep(0.05)
     for client in clients:
         client.close()
-    return {"connected": len(clients), "failures": failures[0], "elapsed": elapsed}
+    return {"connected": len(clients), "failures": failures[0], "elapsed": elapsed, "cpu": cpu}
 
 
 def connections(server: ServerProcess, count: int, processes: int, concurrency: int = 50) -> dict[str, Any]:
@@ -406,7 +441,7 @@ def connections(server: ServerProcess, count: int, processes: int, concurrency: 
         "failures": sum(d["failures"] for d in done),
         "kb_per_idle_connection": (rss_held - rss_before) / max(held, 1) / 1024,
         "server_rss_mb": rss_held / 2**20,
-        "load_cpu_s": sum(d["cpu"] for d in done),
+        "load_cpu_pct_per_process": 100 * sum(d["cpu"] for d in done) / processes / elapsed,
     }
 
 
@@ -414,8 +449,20 @@ def connections(server: ServerProcess, count: int, processes: int, concurrency: 
 
 
 SIZES = {
-    "full": {"fanout": (500, 200), "walkers": (50, 400), "connect": 2000, "idle10k": 10000, "slow": (50, 5000, 8192)},
-    "quick": {"fanout": (100, 50), "walkers": (10, 50), "connect": 200, "idle10k": 1000, "slow": (20, 600, 2048)},
+    "full": {
+        "fanout": (500, 200),
+        "walkers": (50, 400),
+        "connect": 2000,
+        "idle10k": 10000,
+        "slow": (50, 5000, 8192, 1000),
+    },
+    "quick": {
+        "fanout": (100, 50),
+        "walkers": (10, 50),
+        "connect": 200,
+        "idle10k": 1000,
+        "slow": (20, 3000, 8192, 1000),
+    },
 }
 
 
@@ -431,9 +478,10 @@ def scenario(name: str, server: ServerProcess, size: dict[str, Any], processes: 
     if name == "idle10k":
         return connections(server, size["idle10k"], processes, concurrency=200)
     if name == "slow":
-        subscribers, events, payload = size["slow"]
-        clean = fanout(server, subscribers, events, processes, payload)
-        with_slow = fanout(server, subscribers, events, processes, payload, slow=1)
+        # Paced so that healthy subscribers keep up: one that cannot is, by definition, slow too.
+        subscribers, events, payload, rate = size["slow"]
+        clean = fanout(server, subscribers, events, processes, payload, rate=rate)
+        with_slow = fanout(server, subscribers, events, processes, payload, slow=1, rate=rate)
         return {
             "healthy_per_s_without_slow": clean["delivered_per_s"],
             "healthy_per_s_with_slow": with_slow["delivered_per_s"],
@@ -467,7 +515,9 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     size = SIZES["quick" if args.quick else "full"]
-    print(f"jacws benchmarks · {os.cpu_count()} cores · {args.processes} load processes · python {sys.version.split()[0]}")
+    print(
+        f"jacws benchmarks · {os.cpu_count()} cores · {args.processes} load processes · python {sys.version.split()[0]}"
+    )
     for name in args.only.split(","):
         figures: dict[str, dict[str, Any]] = {}
         for kind in args.servers.split(","):

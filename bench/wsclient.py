@@ -19,8 +19,14 @@ from websockets.uri import parse_uri
 class LeanClient(asyncio.Protocol):
     """One websocket connection; ``on_text(client, payload_bytes)`` is called for every text frame."""
 
-    def __init__(self, uri: str, on_text: Callable[[LeanClient, bytes], None], headers: dict[str, str] | None = None,
-                 read: bool = True, state: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        on_text: Callable[[LeanClient, bytes], None],
+        headers: dict[str, str] | None = None,
+        read: bool = True,
+        state: dict[str, Any] | None = None,
+    ) -> None:
         self.protocol = ClientProtocol(parse_uri(uri), max_size=None)
         self.on_text = on_text
         self.headers = headers or {}
@@ -39,8 +45,6 @@ class LeanClient(asyncio.Protocol):
         request.headers.update(self.headers)
         self.protocol.send_request(request)
         self._flush()
-        if not self.read:
-            transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
         self.protocol.receive_data(data)
@@ -48,6 +52,8 @@ class LeanClient(asyncio.Protocol):
             if isinstance(event, Frame):
                 if event.opcode is Opcode.TEXT:
                     self.on_text(self, event.data)
+                    if not self.read and self.transport is not None:
+                        self.transport.pause_reading()  # a client that stops reading after its first message
                 elif event.opcode is Opcode.CLOSE:
                     self.close_code = self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
             elif isinstance(event, Response) and not self.opened.done():
@@ -109,9 +115,16 @@ class LeanClient(asyncio.Protocol):
             self.transport.close()
 
 
-async def open_client(host: str, port: int, path: str, on_text: Callable[[LeanClient, bytes], None],
-                      headers: dict[str, str] | None = None, read: bool = True, timeout: float = 30,
-                      state: dict[str, Any] | None = None) -> LeanClient:
+async def open_client(
+    host: str,
+    port: int,
+    path: str,
+    on_text: Callable[[LeanClient, bytes], None],
+    headers: dict[str, str] | None = None,
+    read: bool = True,
+    timeout: float = 30,
+    state: dict[str, Any] | None = None,
+) -> LeanClient:
     loop = asyncio.get_running_loop()
     uri = f"ws://{host}:{port}{path}"
     _, client = await asyncio.wait_for(

@@ -30,7 +30,7 @@ from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
 
-__all__ = ["SEND_NOWAIT", "JacWSApp", "Runtime", "create_app"]
+__all__ = ["SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "create_app"]
 
 log = logging.getLogger("jacws")
 T = TypeVar("T")
@@ -101,6 +101,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
 SEND_NOWAIT = "jacws.send_nowait"
 """The ASGI scope extension of jacws's uvicorn protocol: write a text frame now if the socket can take it."""
 
+SET_RECEIVER = "jacws.set_receiver"
+"""The ASGI scope extension of jacws's uvicorn protocol: hand every message to a callback as it arrives."""
+
 
 class _SocketTransport:
     """The hub's :class:`~jacws.hub.Transport` over a raw ASGI websocket ``send``."""
@@ -137,9 +140,12 @@ class _WebSocketEndpoint:
         channel_id = (query.get("channel_id") or [None])[0]
         claims = self.runtime.claims_or_none(header) if header else None
         await send({"type": "websocket.accept"})
-        send_nowait = scope.get("extensions", {}).get(SEND_NOWAIT)
-        conn = hub.connect(_SocketTransport(send, send_nowait), claims, channel_id)
+        extensions = scope.get("extensions") or {}
+        conn = hub.connect(_SocketTransport(send, extensions.get(SEND_NOWAIT)), claims, channel_id)
         handle = hub.handle_frame
+        set_receiver = extensions.get(SET_RECEIVER)
+        if set_receiver is not None:  # messages then skip the receive queue; receive() reports the end
+            set_receiver(lambda frame: handle(conn, frame))
         try:
             while True:
                 message = await receive()

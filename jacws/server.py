@@ -15,14 +15,14 @@ import errno
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from .app import SEND_NOWAIT, Runtime, create_app
+from .app import SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
 from .hub import Hub
@@ -53,19 +53,28 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 class FastSendProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol, offering the ``jacws.send_nowait`` scope extension.
+    """uvicorn's sans-I/O websocket protocol with two scope extensions for jacws's hot paths.
 
-    ``send_nowait(data)`` frames and writes a text message at once when the socket is
-    open and its write buffer below the high-water mark, as ``websockets.broadcast``
-    does, and returns False otherwise (the caller then queues and awaits ``send``). It
-    spares a fan-out one await and one task switch per recipient.
+    - ``jacws.send_nowait(data)`` frames and writes a text message at once when the socket
+      is open and its write buffer below the high-water mark, as ``websockets.broadcast``
+      does, and returns False otherwise (the caller then queues and awaits ``send``). It
+      spares a fan-out one await and one task switch per recipient.
+    - ``jacws.set_receiver(callback)`` hands every later message straight to ``callback``
+      from ``data_received``, instead of queueing it for ``receive()`` and pausing and
+      resuming the transport around each one. ``receive()`` then only reports the disconnect.
+
+    Everything else, the handshake, control frames and closing, is uvicorn's.
     """
+
+    _receiver: Callable[[str | bytes], None] | None = None
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:
-            scope.setdefault("extensions", {})[SEND_NOWAIT] = self.send_nowait
+            extensions = scope.setdefault("extensions", {})
+            extensions[SEND_NOWAIT] = self.send_nowait
+            extensions[SET_RECEIVER] = self.set_receiver
 
     def send_nowait(self, data: bytes) -> bool:
         """Write one text frame now if that needs no waiting; whether it was written."""
@@ -80,6 +89,45 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
         self.conn.send_text(data)
         self.transport.write(b"".join(self.conn.data_to_send()))
         return True
+
+    def set_receiver(self, callback: Callable[[str | bytes], None]) -> None:
+        """Deliver messages to ``callback`` from now on (queued ones first, in order)."""
+        kept: list[Any] = []
+        while not self.queue.empty():
+            message = self.queue.get_nowait()
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                callback(text if text is not None else message.get("bytes") or b"")
+            else:
+                kept.append(message)
+        for message in kept:
+            self.queue.put_nowait(message)
+        self._receiver = callback
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def send_receive_event_to_app(self) -> None:
+        receiver = self._receiver
+        if receiver is None:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        payload: str | bytes = data
+        if self.curr_msg_data_type == "text":
+            try:
+                payload = data.decode()
+            except UnicodeDecodeError:
+                self.conn.send_close(1007)  # as uvicorn does: invalid UTF-8 in a text frame
+                self.handle_parser_exception()
+                return
+        try:
+            receiver(payload)
+        except Exception:
+            self.logger.exception("jacws failed to handle a message")
 
 
 def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
@@ -96,6 +144,8 @@ def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        proxy_headers=False,  # jacws does not use client addresses; skip the per-connection header check
+        server_header=False,  # do not tell clients which server library answers
         **extra,
     )
 
