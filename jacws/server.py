@@ -130,14 +130,17 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
             self.logger.exception("jacws failed to handle a message")
 
 
-def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
-    """uvicorn's configuration for jacws: httptools, the sans-I/O websockets, our frame limit."""
+def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -> uvicorn.Config:
+    """uvicorn's configuration for jacws: httptools, the sans-I/O websockets, our frame limit.
+
+    ``ws`` replaces jacws's websocket protocol class (the app then uses plain ASGI).
+    """
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         http="httptools",
-        ws=FastSendProtocol,
+        ws=ws or FastSendProtocol,
         ws_max_size=settings.limits.max_frame_bytes,
         ws_per_message_deflate=False,
         log_level=settings.log_level,

@@ -587,3 +587,31 @@ def test_rest_walkers_take_query_fields_and_path_parameters(server: Server) -> N
         answer = http.post("/walker/t_routed/items/book", params={"page": "3"}, json={"note": "n"})
         assert answer.json()["reports"] == [{"item": "book", "page": 3, "note": "n"}]
         assert http.post("/walker/t_routed/elsewhere/book").status_code == 404
+
+
+def test_the_app_works_over_plain_asgi_without_jacws_extensions() -> None:
+    """Under a websocket protocol without jacws's scope extensions, the queued ASGI path carries everything."""
+    import threading
+
+    from jacws.app import Runtime, create_app
+    from jacws.server import UvicornServer, bind_socket, uvicorn_config
+
+    settings = Settings(port=0)
+    sock = bind_socket("127.0.0.1", 0)
+    runtime = Runtime(settings)
+    uv = UvicornServer(uvicorn_config(create_app(runtime), settings, ws="websockets-sansio"), runtime.hub)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert uv.ready.wait(TIMEOUT)
+        url = f"ws://127.0.0.1:{sock.getsockname()[1]}/websocket"
+        with WS(url, channel_id="plain") as a, WS(url, channel_id="plain") as b:
+            a.send({"type": "channel", "channel_ids": ["plain"], "data": {"via": "asgi"}})
+            assert a.recv() == {"via": "asgi"} and b.recv() == {"via": "asgi"}
+            assert a.call("t_echo", value=2)["reports"] == [{"value": 2, "label": "x"}]
+            a.ws.send("{bad")
+            assert a.recv()["code"] == "invalid_json"
+    finally:
+        uv.should_exit = True
+        thread.join(TIMEOUT)
+    assert not thread.is_alive()
