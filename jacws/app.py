@@ -21,11 +21,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .auth import Claims, PasswordHasher, TokenIssuer, bearer_token, is_valid_email
+from .auth import Claims, PasswordHasher, RevocationCache, TokenIssuer, bearer_token, is_valid_email
 from .errors import ClientError, InvalidEvent, InvalidToken, UnknownWalker, UserExists
 from .graph import GraphSession
 from .hub import Hub, HubNotifier
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
+from .relay import open_relay
 from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
@@ -52,10 +53,49 @@ class Runtime:
         if not secret:
             secret, origin = load_or_create_secret(settings.db)
             log.info("token secret %s", origin)
-        self.tokens = TokenIssuer(secret, self.store, settings.token_lifetime)
+        self.revocations = RevocationCache(self.store)
+        self.tokens = TokenIssuer(secret, self.revocations, settings.token_lifetime)
         self.hasher = PasswordHasher()
         self.executor = ThreadPoolExecutor(settings.walker_threads, thread_name_prefix="jacws-walker")
-        self.hub = Hub(self.store, self.registry, self.executor, self.claims_or_none, settings.limits, settings.policy)
+        self.relay = open_relay(settings.redis_url)
+        self.hub = Hub(
+            self.store,
+            self.registry,
+            self.executor,
+            self.claims_or_none,
+            settings.limits,
+            settings.policy,
+            relay=self.relay,
+        )
+        self.hub.on_revoked = self.revocations.add
+        self._sync: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start on the server's loop: bind the hub, connect the relay, follow other processes."""
+        self.hub.bind_loop()
+        await self.relay.start()
+        self._sync = asyncio.create_task(self._follow_other_processes(), name="jacws-sync")
+
+    async def _follow_other_processes(self) -> None:
+        # Revocations made elsewhere reach this process's open sockets through the relay at
+        # once, and through the shared store within sync_seconds even when the relay is down.
+        while True:
+            await asyncio.sleep(self.settings.sync_seconds)
+            try:
+                fresh = await self.in_thread(self.revocations.refresh)
+            except Exception:
+                log.warning("could not read revocations from the store", exc_info=True)
+                continue
+            for jti in fresh:
+                self.hub.revoke_local(jti)
+
+    async def stop(self) -> None:
+        """Close every socket (1001), stop following, disconnect the relay, release the store."""
+        if self._sync is not None:
+            self._sync.cancel()
+        await self.hub.close_all()
+        await self.relay.stop()
+        self.close()
 
     def claims_or_none(self, token: str | None) -> Claims | None:
         """The claims of a valid token, None for a missing or invalid one (anonymous)."""
@@ -188,10 +228,9 @@ def create_app(runtime: Runtime) -> JacWSApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.hub.bind_loop()
+        await runtime.start()
         yield
-        await runtime.hub.close_all()
-        runtime.close()
+        await runtime.stop()
 
     app = FastAPI(title="jacws", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     hub, tokens, store, hasher = runtime.hub, runtime.tokens, runtime.store, runtime.hasher
@@ -255,7 +294,8 @@ def create_app(runtime: Runtime) -> JacWSApp:
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return _json(200, {"status": "ok", "connections": len(hub.connections), "relay": None})
+        status = {"status": "ok", "connections": len(hub.connections), "relay": runtime.relay.status()}
+        return _json(200, status)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

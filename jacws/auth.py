@@ -16,6 +16,8 @@ from .errors import InvalidToken
 __all__ = [
     "Claims",
     "PasswordHasher",
+    "RevocationCache",
+    "RevocationStore",
     "Revocations",
     "TokenIssuer",
     "bearer_token",
@@ -65,11 +67,59 @@ class PasswordHasher:
 
 
 class Revocations(Protocol):
-    """Where revoked token ids are kept (the store)."""
+    """Where revoked token ids are kept (the store, or a :class:`RevocationCache` over it)."""
 
     def revoke_token(self, jti: str, expires_at: float) -> None: ...
 
     def is_revoked(self, jti: str) -> bool: ...
+
+
+class RevocationStore(Revocations, Protocol):
+    """A store that can also list recent revocations (for the cache to follow other processes)."""
+
+    def revocations_since(self, since: float) -> list[tuple[str, float]]: ...
+
+
+class RevocationCache:
+    """Revoked token ids held in memory, following the store that every process shares.
+
+    ``is_revoked`` is a set lookup (no store round trip per connect or request);
+    :meth:`refresh` picks up revocations made by other processes and returns them, so
+    their open sockets can be turned anonymous too.
+
+    Args:
+        store: where revocations are kept.
+        overlap: seconds re-read at each refresh, for revocations committed late.
+    """
+
+    def __init__(self, store: RevocationStore, overlap: float = 5.0) -> None:
+        self.store = store
+        self.overlap = overlap
+        self._revoked: set[str] = set()
+        self._since = 0.0
+        self.refresh()
+
+    def revoke_token(self, jti: str, expires_at: float) -> None:
+        """Revoke in the store and here at once."""
+        self.store.revoke_token(jti, expires_at)
+        self._revoked.add(jti)
+
+    def is_revoked(self, jti: str) -> bool:
+        """Whether ``jti`` is known to be revoked."""
+        return jti in self._revoked
+
+    def add(self, jti: str) -> None:
+        """Note a revocation heard from another process."""
+        self._revoked.add(jti)
+
+    def refresh(self) -> list[str]:
+        """Read revocations made since the last refresh; return the ones new here."""
+        rows = self.store.revocations_since(self._since - self.overlap)
+        fresh = [jti for jti, _ in rows if jti not in self._revoked]
+        self._revoked.update(jti for jti, _ in rows)
+        if rows:
+            self._since = max(self._since, max(at for _, at in rows))
+        return fresh
 
 
 @dataclass(frozen=True, slots=True)

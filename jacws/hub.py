@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -41,6 +41,7 @@ from .protocol import (
     parse_event,
     walker_response,
 )
+from .relay import LocalRelay, Relay, Relayed
 from .store import Store
 from .walkers import WalkerRegistry, run_walker
 
@@ -303,6 +304,7 @@ class Hub:
         limits: per-connection limits.
         policy: who may publish ``user``, ``channel`` and ``client`` events.
         clock: monotonic seconds, for the rate limit.
+        relay: carries deliveries to other processes (none by default).
     """
 
     def __init__(
@@ -314,8 +316,12 @@ class Hub:
         limits: Limits | None = None,
         policy: PublishPolicy = "open",
         clock: Callable[[], float] = time.monotonic,
+        relay: Relay | None = None,
     ) -> None:
         self.clock = clock
+        self.relay = relay or LocalRelay()
+        self.relay.bind(self.on_relayed)
+        self.on_revoked: Callable[[str], None] | None = None
         self.store = store
         self.registry = registry
         self.executor = executor
@@ -362,7 +368,12 @@ class Hub:
         conn.send_message(connection_message(**conn.info()))
 
     def revoke(self, jti: str) -> int:
-        """Make every connection logged in with token ``jti`` anonymous; return how many."""
+        """Make every connection logged in with token ``jti`` anonymous, on every process; return how many here."""
+        self.relay.publish("revoke", (jti,), b"")
+        return self.revoke_local(jti)
+
+    def revoke_local(self, jti: str) -> int:
+        """Make this process's connections logged in with token ``jti`` anonymous; return how many."""
         hits = [c for c in self.connections.values() if c.claims is not None and c.claims.jti == jti]
         for conn in hits:
             self._set_claims(conn, None)
@@ -416,15 +427,15 @@ class Hub:
         """
         if isinstance(event, ChannelEvent):
             self._check_policy(conn, event)
-            self.deliver(self._channel_targets(event.channel_ids), encode(event.data))
+            self.deliver_channels(event.channel_ids, encode(event.data))
         elif isinstance(event, WalkerEvent):
             conn._queue_walker(event)
         elif isinstance(event, UserEvent):
             self._check_policy(conn, event)
-            self.deliver(self._user_targets(event.root_ids), encode(event.data))
+            self.deliver_users(event.root_ids, encode(event.data))
         elif isinstance(event, ClientEvent):
             self._check_policy(conn, event)
-            self.deliver(self._client_targets(event.client_ids), encode(event.data))
+            self.deliver_clients(event.client_ids, encode(event.data))
         elif isinstance(event, ConnectionEvent):
             conn.send_message(connection_message(**conn.info()))
         elif isinstance(event, ChangeUserEvent):
@@ -480,17 +491,36 @@ class Hub:
             conn.enqueue(data)
         return len(targets)
 
-    def deliver_users(self, root_ids: list[str], data: bytes) -> int:
-        """Send serialised ``data`` to every connection of these users."""
+    def deliver_users(self, root_ids: Sequence[str], data: bytes) -> int:
+        """Send serialised ``data`` to every connection of these users, here and on other processes."""
+        self.relay.publish("user", root_ids, data)
         return self.deliver(self._user_targets(root_ids), data)
 
-    def deliver_channels(self, channel_ids: list[str], data: bytes) -> int:
-        """Send serialised ``data`` to every connection on these channels."""
+    def deliver_channels(self, channel_ids: Sequence[str], data: bytes) -> int:
+        """Send serialised ``data`` to every connection on these channels, here and on other processes."""
+        self.relay.publish("channel", channel_ids, data)
         return self.deliver(self._channel_targets(channel_ids), data)
 
-    def deliver_clients(self, client_ids: list[str], data: bytes) -> int:
-        """Send serialised ``data`` to these connections."""
-        return self.deliver(self._client_targets(client_ids), data)
+    def deliver_clients(self, client_ids: Sequence[str], data: bytes) -> int:
+        """Send serialised ``data`` to these connections, wherever they are."""
+        local = self._client_targets(client_ids)
+        if len(local) < len(client_ids):  # the others may be connected to other processes
+            self.relay.publish("client", client_ids, data)
+        return self.deliver(local, data)
+
+    def on_relayed(self, message: Relayed) -> None:
+        """Deliver a message another process relayed, to this process's connections only."""
+        if message.kind == "user":
+            self.deliver(self._user_targets(message.ids), message.data)
+        elif message.kind == "channel":
+            self.deliver(self._channel_targets(message.ids), message.data)
+        elif message.kind == "client":
+            self.deliver(self._client_targets(message.ids), message.data)
+        elif message.kind == "revoke":
+            for jti in message.ids:
+                self.revoke_local(jti)
+                if self.on_revoked is not None:
+                    self.on_revoked(jti)
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the hub's loop: at once on its thread, else scheduled in order."""

@@ -31,6 +31,8 @@ class Settings:
         policy: publish policy: ``"open"``, ``"authenticated"`` or a callable.
         walker_threads: worker threads for plain (sync) abilities.
         log_level: uvicorn's log level.
+        redis_url: ``redis://HOST:PORT`` to share deliveries with other processes; None for one process.
+        sync_seconds: how often a server reads revocations made by other processes.
     """
 
     host: str = "127.0.0.1"
@@ -42,6 +44,8 @@ class Settings:
     policy: PublishPolicy = "open"
     walker_threads: int = 32
     log_level: str = "warning"
+    redis_url: str | None = None
+    sync_seconds: float = 1.0
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some settings changed; ``limits`` fields may be given by name too."""
@@ -54,7 +58,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``JACWS_HOST``, ``JACWS_PORT``, ``JACWS_DB``, ``JACWS_SECRET``,
-        ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``, ``JACWS_WALKER_THREADS``
+        ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``, ``JACWS_WALKER_THREADS``,
+        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``
         and every limit by name (``JACWS_MAX_BACKLOG_MESSAGES``, ``JACWS_RATE_PER_SECOND``, ...);
         ``overrides`` win where they are not None."""
         env = os.environ if environ is None else environ
@@ -68,6 +73,8 @@ class Settings:
             "policy": str,
             "log_level": str,
             "walker_threads": int,
+            "redis_url": str,
+            "sync_seconds": float,
         }
         for limit in fields(Limits):
             converters[limit.name] = float if limit.type in ("float", float) else int

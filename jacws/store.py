@@ -59,6 +59,10 @@ class Store(ABC):
         """Whether a token id was revoked."""
 
     @abstractmethod
+    def revocations_since(self, since: float) -> list[tuple[str, float]]:
+        """Token ids revoked after ``since`` (unix seconds), with when they were revoked."""
+
+    @abstractmethod
     def load_node(self, node_id: str) -> NodeRecord | None:
         """A node by id, or None."""
 
@@ -93,8 +97,10 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE TABLE IF NOT EXISTS revoked_tokens (
     jti TEXT PRIMARY KEY,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    revoked_at REAL NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS revoked_by_time ON revoked_tokens (revoked_at);
 CREATE TABLE IF NOT EXISTS nodes (
     id TEXT PRIMARY KEY,
     root_id TEXT NOT NULL,
@@ -125,6 +131,7 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
+            self._db.execute("PRAGMA busy_timeout=10000")  # several processes may share the file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -168,9 +175,21 @@ class SQLiteStore(Store):
             return int(self._db.execute("SELECT COUNT(*) FROM users").fetchone()[0])
 
     def revoke_token(self, jti: str, expires_at: float) -> None:
+        now = time.time()
         with self._lock:
-            self._db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (time.time(),))
-            self._db.execute("INSERT OR REPLACE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)", (jti, expires_at))
+            self._db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (now,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?)",
+                (jti, expires_at, now),
+            )
+
+    def revocations_since(self, since: float) -> list[tuple[str, float]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT jti, revoked_at FROM revoked_tokens WHERE revoked_at > ? AND expires_at >= ?",
+                (since, time.time()),
+            ).fetchall()
+        return [(str(jti), float(at)) for jti, at in rows]
 
     def is_revoked(self, jti: str) -> bool:
         with self._lock:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sample_walkers  # noqa: F401 - registers the test walkers
+from services import PostgresServer, RedisServer
 from support import register_and_login
 
 from jacws.cli import load_walkers
@@ -31,3 +32,19 @@ def server() -> Iterator[Server]:
 def users(server: Server) -> dict[str, dict[str, Any]]:
     """Three registered, logged-in users: their login answers by name."""
     return {name: register_and_login(server.url, f"{name}@example.com") for name in ("alice", "bob", "carol")}
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free port, for one test module."""
+    redis = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield redis
+    redis.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster on a free port, for the whole run."""
+    postgres = PostgresServer().start()
+    yield postgres
+    postgres.remove()

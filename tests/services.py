@@ -1,0 +1,156 @@
+"""Real Redis and PostgreSQL servers for the tests, each in a temporary folder on a free port.
+
+CI installs both with apt-get; a missing binary fails the test that needs it, loudly.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_line(process: subprocess.Popen[str], marker: str, what: str) -> threading.Thread:
+    """Read the process's output in a thread until ``marker`` appears; return the reading thread."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    seen: list[str] = []
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise RuntimeError(f"{what} did not start:\n" + "".join(seen)) from None
+        if line is None:
+            raise RuntimeError(f"{what} exited:\n" + "".join(seen))
+        seen.append(line)
+        if marker in line:
+            return reader
+
+
+def _finish(process: subprocess.Popen[str], reader: threading.Thread | None) -> None:
+    """After the process ended: let its output reader reach the end, then close the pipe."""
+    process.wait(timeout=20)
+    if reader is not None:
+        reader.join(10)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+class RedisServer:
+    """``redis-server`` on 127.0.0.1; :meth:`kill` and :meth:`start` again keep the port."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed: apt-get install -y redis-server"
+        self.binary = binary
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        command = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(self.folder), "--daemonize", "no",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.reader = _wait_for_line(self.process, "Ready to accept connections", "redis-server")
+        return self
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would (SIGKILL)."""
+        if self.process is not None:
+            self.process.kill()
+            _finish(self.process, self.reader)
+            self.process = None
+
+
+def _postgres_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    path = found[-1] if found else shutil.which(name)
+    assert path, f"PostgreSQL's {name} is not installed: apt-get install -y postgresql"
+    return path
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (``initdb`` + ``postgres``) with trust auth on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        # Directly under the system temp folder: pytest's tmp_path is private to root, and
+        # PostgreSQL runs as its own user when the tests run as root.
+        self.folder = Path(tempfile.mkdtemp(prefix="jacws-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
+        self._as_postgres = hasattr(os, "geteuid") and os.geteuid() == 0  # initdb refuses to run as root
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_user(self) -> dict[str, str]:
+        return {"user": "postgres", "group": "postgres"} if self._as_postgres else {}
+
+    def start(self) -> PostgresServer:
+        if self._as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+        if not self.data.exists():
+            subprocess.run(
+                [_postgres_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"],
+                check=True, capture_output=True, timeout=120, cwd=self.folder, **self._as_user(),
+            )  # fmt: skip
+        command = [
+            _postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.folder),
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.folder, **self._as_user()
+        )
+        self.reader = _wait_for_line(self.process, "database system is ready to accept connections", "postgres")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            _finish(self.process, self.reader)
+            self.process = None
+
+    def remove(self) -> None:
+        """Stop and delete the cluster."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
