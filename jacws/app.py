@@ -48,7 +48,7 @@ class Runtime:
     def __init__(self, settings: Settings, walkers: WalkerRegistry | None = None) -> None:
         self.settings = settings
         self.registry = walkers or registry
-        self.store: Store = open_store(settings.db)
+        self.store: Store = open_store(settings.db, max_connections=settings.walker_threads + 4)
         secret = settings.secret
         if not secret:
             secret, origin = load_or_create_secret(settings.db)

@@ -253,11 +253,13 @@ def _loads(blob: bytes | str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def open_store(location: str | Path | None = None) -> Store:
-    """Open the store at ``location``: None or ``":memory:"`` (in memory), a path or ``sqlite:///path``.
+def open_store(location: str | Path | None = None, max_connections: int = 10) -> Store:
+    """Open the store at ``location``: None or ``":memory:"`` (in memory), a path or ``sqlite:///path``
+    for SQLite, ``postgresql://...`` for PostgreSQL (``max_connections`` in its pool).
 
     Raises:
         ValueError: a URL scheme no backend handles.
+        ImportError: PostgreSQL is asked for but psycopg is missing.
     """
     if location is None or str(location) in ("", ":memory:", "sqlite://", "sqlite:///:memory:"):
         return SQLiteStore(":memory:")
@@ -265,6 +267,12 @@ def open_store(location: str | Path | None = None) -> Store:
     if text.startswith("sqlite:///"):
         return SQLiteStore(text[len("sqlite:///") :])
     if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise ValueError(f"no store backend for {scheme}:// URLs (use a file path or sqlite:///path)")
+        scheme = text.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            try:
+                from .store_postgres import PostgresStore
+            except ImportError as error:  # pragma: no cover - the extra is installed in tests
+                raise ImportError('the PostgreSQL store needs psycopg: pip install "jacws[postgres]"') from error
+            return PostgresStore(text, max_connections)
+        raise ValueError(f"no store backend for {scheme}:// URLs (use a file path, sqlite:///path or postgresql://)")
     return SQLiteStore(text)

@@ -1,19 +1,42 @@
-"""The embedded SQLite store: users, revocations, graphs, and a file that survives reopening."""
+"""The store interface, run against both backends: embedded SQLite and a real PostgreSQL."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from services import PostgresServer
 
 from jacws.errors import UserExists
-from jacws.graph import EdgeRecord, NodeRecord
+from jacws.graph import EdgeRecord, GraphSession, NodeRecord
 from jacws.protocol import PUBLIC_ROOT_ID
-from jacws.store import SQLiteStore, open_store
+from jacws.store import SQLiteStore, Store, open_store
+from jacws.store_postgres import PostgresStore
 
 
-def test_users_are_unique_by_email_regardless_of_case() -> None:
-    store = SQLiteStore()
+def fresh_database(postgres: PostgresServer) -> str:
+    """A new, empty database in the test cluster; its URL."""
+    name = "t_" + secrets.token_hex(6)
+    with psycopg.connect(postgres.url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return postgres.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "sqlite":
+        backend: Store = SQLiteStore()
+    else:
+        backend = open_store(fresh_database(request.getfixturevalue("postgres_server")))
+        assert isinstance(backend, PostgresStore)
+    yield backend
+    backend.close()
+
+
+def test_users_are_unique_by_email_regardless_of_case(store: Store) -> None:
     user = store.create_user("Ann@Example.com", "hash")
     assert user.email == "ann@example.com" and user.root_id.startswith("n::") and len(user.id) == 24
     assert store.get_user_by_email("ANN@example.com") == user
@@ -25,17 +48,21 @@ def test_users_are_unique_by_email_regardless_of_case() -> None:
     assert store.load_node(PUBLIC_ROOT_ID) is not None
 
 
-def test_revocations() -> None:
-    store = SQLiteStore()
+def test_revocations_are_listed_since_a_time(store: Store) -> None:
     assert not store.is_revoked("j")
+    assert store.revocations_since(0) == []
     store.revoke_token("j", 2e9)
+    store.revoke_token("expired", 1.0)
     assert store.is_revoked("j")
+    ((jti, at),) = store.revocations_since(0)
+    assert jti == "j" and at > 0
+    assert store.revocations_since(at) == []
 
 
-def test_graph_records_round_trip_and_deletes_cascade_to_edges() -> None:
-    store = SQLiteStore()
+def test_graph_records_round_trip_and_deletes_cascade_to_edges(store: Store) -> None:
     root = "n::" + "11" * 12
-    a, b = NodeRecord("n::" + "aa" * 12, root, "Note", {"t": 1}), NodeRecord("n::" + "bb" * 12, root, "Note", {"t": 2})
+    a = NodeRecord("n::" + "aa" * 12, root, "Note", {"t": 1, "nested": {"x": [1, 2]}})
+    b = NodeRecord("n::" + "bb" * 12, root, "Note", {"t": 2})
     e1 = EdgeRecord("e::1", root, "Edge", root, a.id, {})
     e2 = EdgeRecord("e::2", root, "Edge", root, b.id, {"w": 3})
     store.save_graph([a, b], [e1, e2], [], [])
@@ -43,8 +70,24 @@ def test_graph_records_round_trip_and_deletes_cascade_to_edges() -> None:
     assert store.load_out_edges(root, root) == [e1, e2]
     assert store.load_out_edges("n::" + "99" * 12, root) == []
     store.save_graph([NodeRecord(a.id, root, "Note", {"t": 5})], [], [b.id], [])
-    assert store.load_node(a.id).context == {"t": 5}  # type: ignore[union-attr]
+    node = store.load_node(a.id)
+    assert node is not None and node.context == {"t": 5}
     assert store.load_node(b.id) is None and store.load_out_edges(root, root) == [e1]
+    store.save_graph([], [], [], ["e::1"])
+    assert store.load_out_edges(root, root) == []
+
+
+def test_a_walkers_graph_session_works_on_every_backend(store: Store) -> None:
+    from test_graph import City, Road
+
+    root_id = store.create_user("graph@example.com", "h").root_id
+    session = GraphSession(store, root_id)
+    oslo = session.root().connect(City(name="Oslo"))
+    oslo.connect(City(name="Bergen"), Road(km=463))
+    session.commit()
+    again = GraphSession(store, root_id)
+    (city,) = again.root().nodes(City)
+    assert city.name == "Oslo" and city.nodes(City)[0].name == "Bergen"
 
 
 def test_a_file_store_keeps_everything_across_reopening(tmp_path: Path) -> None:
@@ -58,7 +101,21 @@ def test_a_file_store_keeps_everything_across_reopening(tmp_path: Path) -> None:
     second.close()
 
 
+def test_two_postgres_stores_share_users_and_revocations(postgres_server: PostgresServer) -> None:
+    url = fresh_database(postgres_server)
+    one, two = open_store(url), open_store(url)
+    try:
+        user = one.create_user("shared@example.com", "h")
+        assert two.get_user_by_email("shared@example.com") == user
+        one.revoke_token("t", 2e9)
+        assert two.is_revoked("t") and [j for j, _ in two.revocations_since(0)] == ["t"]
+    finally:
+        one.close()
+        two.close()
+
+
 def test_open_store_picks_the_backend_from_the_location() -> None:
-    assert isinstance(open_store(None), SQLiteStore) and open_store(":memory:").path == ":memory:"  # type: ignore[attr-defined]
+    memory = open_store(None)
+    assert isinstance(memory, SQLiteStore) and memory.path == ":memory:"
     with pytest.raises(ValueError, match="mongodb"):
         open_store("mongodb://localhost")
