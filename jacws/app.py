@@ -294,7 +294,12 @@ def create_app(runtime: Runtime) -> JacWSApp:
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        status = {"status": "ok", "connections": len(hub.connections), "relay": runtime.relay.status()}
+        status = {
+            "status": "ok",
+            "process": runtime.relay.origin,  # which process answered, when several share the port
+            "connections": len(hub.connections),
+            "relay": runtime.relay.status(),
+        }
         return _json(200, status)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -7,7 +7,10 @@ import contextlib
 import gc
 import importlib.util
 import logging
+import multiprocessing
 import os
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +19,8 @@ from types import ModuleType
 from .app import Runtime, create_app
 from .errors import JacWSError
 from .server import UvicornServer, bind_socket, uvicorn_config
-from .settings import Settings
+from .settings import Settings, load_or_create_secret
+from .walkers import registry
 
 __all__ = ["load_walkers", "main", "playground_command"]
 
@@ -53,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default=None, help="SQLite file or store URL (default: in memory, env JACWS_DB)")
     serve.add_argument("--secret", default=None, help="JWT secret (env JACWS_SECRET; default: kept beside --db)")
     serve.add_argument("--policy", choices=["open", "authenticated"], default=None, help="publish policy")
+    serve.add_argument("--redis-url", default=None, help="redis://HOST:PORT shared by every process (JACWS_REDIS_URL)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes on this port (needs --redis-url)")
     serve.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
     playground = commands.add_parser(
         "playground",
@@ -94,23 +100,90 @@ def main(argv: Sequence[str] | None = None) -> int:
         db=args.db,
         secret=args.secret,
         policy=args.policy,
+        redis_url=args.redis_url,
         log_level=args.log_level or "info",
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     try:
+        settings = _check_deployment(settings, args.workers)
         module = load_walkers(args.file)
         sock = bind_socket(settings.host, settings.port)
-    except (JacWSError, OSError, ImportError) as error:
+    except (JacWSError, OSError, ImportError, ValueError) as error:
         print(f"jacws: {error}", file=sys.stderr)
         return 2
     _raise_open_file_limit()
-    runtime = Runtime(settings)
-    served = ", ".join(cls.__name__ for cls in runtime.registry.served()) or "no walkers"
+    served = ", ".join(cls.__name__ for cls in registry.served()) or "no walkers"
     log.info("serving %s from %s on http://%s:%d", served, module.__file__, settings.host, settings.port)
+    if args.workers > 1:
+        return _supervise(settings, sock, args.workers)
+    _serve(settings, sock)
+    return 0
+
+
+def _check_deployment(settings: Settings, workers: int) -> Settings:
+    """Refuse settings that cannot work; settle the token secret every process must share.
+
+    Raises:
+        ValueError: with the reason and what to give instead.
+    """
+    shared_store = settings.db is not None and settings.db not in ("", ":memory:")
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if workers > 1 and not settings.redis_url:
+        raise ValueError(
+            "--workers > 1 needs --redis-url (or JACWS_REDIS_URL): each process knows only its own "
+            "sockets, and Redis carries deliveries between them"
+        )
+    if workers > 1 and not shared_store:
+        raise ValueError("--workers > 1 needs a shared store: --db FILE.db or --db postgresql://...")
+    if settings.secret:
+        return settings
+    if settings.db and "://" in settings.db and not settings.db.startswith("sqlite"):
+        raise ValueError(
+            "a database server is shared by every jacws process: give them the same token secret "
+            "with --secret or JACWS_SECRET"
+        )
+    secret, origin = load_or_create_secret(settings.db)
+    log.info("token secret %s", origin)
+    return settings.with_changes(secret=secret)
+
+
+def _serve(settings: Settings, sock: socket.socket) -> None:
+    """Run one server process in this process's main thread (signals stop it gracefully)."""
+    runtime = Runtime(settings)
     server = UvicornServer(uvicorn_config(create_app(runtime), settings), runtime.hub)
     _tune_garbage_collector()
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled gracefully
         server.run(sockets=[sock])
+
+
+def _supervise(settings: Settings, sock: socket.socket, workers: int) -> int:
+    """Fork ``workers`` server processes sharing the listening socket; stop them on SIGINT or SIGTERM."""
+    context = multiprocessing.get_context("fork")
+    processes = [
+        context.Process(target=_serve, args=(settings, sock), name=f"jacws-worker-{n}") for n in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    log.info("started %d worker processes", workers)
+
+    def forward(signum: int, frame: object) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    failed = [p.name for p in processes if p.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+    if failed:
+        log.error("worker processes failed: %s", ", ".join(failed))
+        return 1
     return 0
 
 

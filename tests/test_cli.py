@@ -11,10 +11,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from support import TIMEOUT, WS, register_and_login
+from support import TIMEOUT, WS, quiet, register_and_login
 from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,3 +173,47 @@ def test_playground_explains_where_the_notebooks_are(tmp_path: Path) -> None:
         [sys.executable, "-m", "jacws.cli", "playground"], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert result.returncode == 2 and "run `jacws playground` from the jacws checkout" in result.stderr
+
+
+def test_serve_refuses_several_workers_without_redis_or_a_shared_store(tmp_path: Path) -> None:
+    def serve(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "jacws.cli", "serve", str(CHAT), "--port", str(free_port()), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+    no_redis = serve("--workers", "2", "--db", str(tmp_path / "x.db"))
+    assert no_redis.returncode == 2 and "--workers > 1 needs --redis-url" in no_redis.stderr
+    no_store = serve("--workers", "2", "--redis-url", "redis://127.0.0.1:1/0")
+    assert no_store.returncode == 2 and "needs a shared store" in no_store.stderr
+    no_secret = serve("--db", "postgresql://nobody@127.0.0.1:1/db")
+    assert no_secret.returncode == 2 and "same token secret" in no_secret.stderr
+
+
+def test_three_workers_share_one_port_and_deliver_across_processes(tmp_path: Path, redis_server: Any) -> None:
+    serve = Serve(str(CHAT), "--workers", "3", "--redis-url", redis_server.url, "--db", str(tmp_path / "w.db"))
+    try:
+        for _ in range(3):
+            serve.wait_for_line("Application startup complete")
+        processes = set()
+        for _ in range(30):  # a new TCP connection each time: the kernel spreads them over the workers
+            with httpx.Client(timeout=TIMEOUT) as http:
+                health = http.get(serve.url + "/healthz").json()
+            assert health["relay"]["connected"] is True
+            processes.add(health["process"])
+        assert len(processes) >= 2
+        clients = [WS(serve.ws_url, channel_id="workers") for _ in range(24)]
+        try:
+            clients[0].send({"type": "channel", "channel_ids": ["workers"], "data": {"to": "everyone"}})
+            assert [c.recv() for c in clients] == [{"to": "everyone"}] * len(clients)
+            clients[5].send({"type": "client", "client_ids": [c.client_id for c in clients[10:]], "data": {"n": 2}})
+            assert [c.recv() for c in clients[10:]] == [{"n": 2}] * 14
+            quiet(*clients)
+        finally:
+            assert serve.interrupt() == 0
+        for client in clients:
+            with pytest.raises(ConnectionClosed):
+                client.recv()
+            assert client.ws.close_code == 1001
+    finally:
+        if serve.process.poll() is None:
+            serve.process.kill()
+        serve.close()
