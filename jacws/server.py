@@ -302,8 +302,7 @@ class Server:
         self.state = ServerState.STOPPED
         self.port = None
         self._thread = None
-        if _current is self:
-            _set_current(None)
+        _forget_started(self)
 
     def restart(self) -> Server:
         """Stop and start again on the same port (the in-memory store starts empty)."""
@@ -389,14 +388,14 @@ class Server:
         return f"<jacws.Server {self.state.value}{where}>"
 
 
-_current: Server | None = None
-_current_lock = threading.Lock()
+_started: list[Server] = []  # servers started by start(), which the next start() replaces
+_started_lock = threading.Lock()
 
 
-def _set_current(server: Server | None) -> None:
-    global _current
-    with _current_lock:
-        _current = server
+def _forget_started(server: Server) -> None:
+    with _started_lock:
+        if server in _started:
+            _started.remove(server)
 
 
 def start(
@@ -405,21 +404,27 @@ def start(
     db: str | None = None,
     secret: str | None = None,
     walkers: WalkerRegistry | None = None,
+    redis_url: str | None = None,
+    replace: bool = True,
     **settings: Any,
 ) -> Server:
     """Start a jacws server in a background thread and return its handle.
 
     A server started earlier by this function is stopped first, so re-running a
-    notebook cell replaces it. Other settings (``policy``, ``token_lifetime``, limits
-    such as ``max_backlog_messages``) are passed by name.
+    notebook cell replaces it; ``replace=False`` keeps earlier ones running (several
+    servers side by side, sharing ``redis_url``). Other settings (``policy``, ``token_lifetime``,
+    limits such as ``max_backlog_messages``) are passed by name.
 
     Raises:
         PortInUse: ``port`` is taken by another program.
     """
-    previous = _current
-    if previous is not None:
-        previous.stop()
-    config = Settings(host=host, port=port, db=db, secret=secret).with_changes(**settings)
+    if replace:
+        with _started_lock:
+            previous = list(_started)
+        for earlier in previous:
+            earlier.stop()
+    config = Settings(host=host, port=port, db=db, secret=secret, redis_url=redis_url).with_changes(**settings)
     server = Server(config, walkers).start()
-    _set_current(server)
+    with _started_lock:
+        _started.append(server)
     return server

@@ -8,6 +8,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+LEFTOVER_SERVERS = (
+    "import threading\nprint([t.name for t in threading.enumerate() if t.name.startswith('jacws-server')])"
+)
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -22,15 +25,18 @@ def test_the_tutorials_are_numbered_and_indexed() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_on_a_fresh_kernel(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if "jacws.start(" in "".join(cell.source for cell in code):
+        assert ".stop()" in code[-1].source, "the last cell must stop the servers"
+    # After the notebook's own cells, in the same kernel: no server thread may be left running.
+    notebook.cells.append(nbformat.v4.new_code_cell(LEFTOVER_SERVERS))
     client = NotebookClient(
         notebook, timeout=90, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()  # raises CellExecutionError on the first failing cell
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    if "jacws.start(" in "".join(cell.source for cell in code):
-        assert "server.stop()" in code[-1].source, "the last cell must stop the server"
+    assert notebook.cells[-1].outputs[0]["text"].strip() == "[]", "a server is still running after the last cell"
     if "Playground(" in "".join(cell.source for cell in code):
         widget_views = [
             o

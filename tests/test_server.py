@@ -123,3 +123,14 @@ def test_calls_on_a_stopped_server_say_it_is_not_running() -> None:
         server.start()
     server.stop()
     server.stop()  # stopping twice is harmless
+
+
+def test_replace_false_keeps_earlier_servers_and_the_next_start_replaces_them_all() -> None:
+    first = jacws.start()
+    second = jacws.start(replace=False)
+    assert first.state is ServerState.RUNNING and second.state is ServerState.RUNNING
+    third = jacws.start()
+    try:
+        assert first.state is ServerState.STOPPED and second.state is ServerState.STOPPED
+    finally:
+        third.stop()
