@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -79,6 +80,7 @@ class Runtime:
     async def _follow_other_processes(self) -> None:
         # Revocations made elsewhere reach this process's open sockets through the relay at
         # once, and through the shared store within sync_seconds even when the relay is down.
+        # Sockets whose token expired turn anonymous on the same beat.
         while True:
             await asyncio.sleep(self.settings.sync_seconds)
             try:
@@ -88,6 +90,7 @@ class Runtime:
                 continue
             for jti in fresh:
                 self.hub.revoke_local(jti)
+            self.hub.expire(time.time())
 
     async def stop(self) -> None:
         """Close every socket (1001), stop following, disconnect the relay, release the store."""
@@ -161,6 +164,17 @@ class _SocketTransport:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
+async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
+    """Refuse a handshake with an HTTP status (the ASGI denial-response extension) or a plain 403."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = encode({"error": message, "code": "unavailable"})
+        headers = [(b"content-type", b"application/json"), (b"retry-after", b"5")]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:  # pragma: no cover - servers without the extension
+        await send({"type": "websocket.close", "code": 1013})
+
+
 class _WebSocketEndpoint:
     """``/websocket`` as a raw ASGI app: no per-message wrapper objects on the hot path."""
 
@@ -172,6 +186,9 @@ class _WebSocketEndpoint:
         if message["type"] != "websocket.connect":
             return
         hub = self.runtime.hub
+        if len(hub.connections) >= hub.limits.max_connections:
+            await _refuse(scope, send, 503, "this server is full; try again later")
+            return
         header = None
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
@@ -232,7 +249,8 @@ def create_app(runtime: Runtime) -> JacWSApp:
         yield
         await runtime.stop()
 
-    app = FastAPI(title="jacws", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    # No /docs or /openapi.json: they would tell clients which libraries (and versions) answer.
+    app = FastAPI(title="jacws", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     hub, tokens, store, hasher = runtime.hub, runtime.tokens, runtime.store, runtime.hasher
 
     @app.post("/user/register", status_code=201)
@@ -331,7 +349,9 @@ def create_app(runtime: Runtime) -> JacWSApp:
             fields, node_id = await _walker_input(cls, method, rest, request)
             root_id = claims.root_id if claims else PUBLIC_ROOT_ID
             session = GraphSession(store, root_id)
-            reports = await run_walker(cls, fields, session, HubNotifier(hub, None), runtime.executor, node_id)
+            notifier = HubNotifier(hub, None)
+            timeout = runtime.settings.limits.walker_timeout
+            reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
         except InvalidToken as error:
             return _json(401, {"type": "walker", "error": f"invalid token: {error}", "code": "auth_required"})
         except ClientError as error:

@@ -85,6 +85,9 @@ class Limits:
     ``rate_burst`` at once): a message over the limit is dropped and answered once with
     ``rate_limited``; a connection still over the limit ``rate_grace_seconds`` later is
     closed with 1008.
+
+    ``max_connections`` caps this process's sockets (further handshakes get HTTP 503);
+    ``walker_timeout`` stops a walker that runs longer (``walker_error``).
     """
 
     max_frame_bytes: int = 1 << 20
@@ -94,6 +97,8 @@ class Limits:
     rate_per_second: float = 1000
     rate_burst: int = 2000
     rate_grace_seconds: float = 1.0
+    max_connections: int = 10_000
+    walker_timeout: float | None = 60.0
 
 
 PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
@@ -372,6 +377,13 @@ class Hub:
         self.relay.publish("revoke", (jti,), b"")
         return self.revoke_local(jti)
 
+    def expire(self, now: float) -> int:
+        """Make connections whose token expired before ``now`` anonymous (with a fresh connection event)."""
+        hits = [c for c in self.connections.values() if c.claims is not None and c.claims.expires_at <= now]
+        for conn in hits:
+            self._set_claims(conn, None)
+        return len(hits)
+
     def revoke_local(self, jti: str) -> int:
         """Make this process's connections logged in with token ``jti`` anonymous; return how many."""
         hits = [c for c in self.connections.values() if c.claims is not None and c.claims.jti == jti]
@@ -459,7 +471,10 @@ class Hub:
         try:
             cls = self.registry.for_socket(event.walker, conn.anonymous)
             session = GraphSession(self.store, conn.root_id)
-            reports = await run_walker(cls, event.context, session, HubNotifier(self, conn), self.executor, event.node)
+            notifier = HubNotifier(self, conn)
+            reports = await run_walker(
+                cls, event.context, session, notifier, self.executor, event.node, self.limits.walker_timeout
+            )
         except ClientError as error:
             conn.send_message(error.to_wire("walker", event.id))
             return

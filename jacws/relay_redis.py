@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .relay import Relay, Relayed, decode_relayed, encode_relayed
@@ -70,6 +72,7 @@ class RedisRelay(Relay):
             socket_timeout=OPERATION_TIMEOUT,
             health_check_interval=5,
             retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 0),  # no hidden retries: our loops notice an outage at once and reconnect
         )
         self._tasks = [
             asyncio.create_task(self._listen(), name="jacws-relay-listener"),

@@ -77,7 +77,7 @@ class Settings:
             "sync_seconds": float,
         }
         for limit in fields(Limits):
-            converters[limit.name] = float if limit.type in ("float", float) else int
+            converters[limit.name] = float if "float" in str(limit.type) else int
         for name, convert in converters.items():
             raw = env.get(f"JACWS_{name.upper()}")
             if raw:

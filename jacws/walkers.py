@@ -11,10 +11,11 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import sys
 import threading
 import typing
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -415,30 +416,30 @@ async def run_walker(
     notifier: Notifier,
     executor: Executor,
     node_id: str | None = None,
+    timeout: float | None = None,
 ) -> orjson.Fragment:
     """Validate ``fields``, run the walker from the root (or ``node_id``) and commit the graph.
 
     Plain abilities run in ``executor``; ``async`` ones on the running loop. Returns the
-    reports serialised once, as a JSON fragment to embed in the response.
+    reports serialised once, as a JSON fragment to embed in the response. A walker still
+    running after ``timeout`` seconds is stopped (an ability already running in a worker
+    thread finishes there, unobserved) and its graph changes are discarded.
 
     Raises:
         InvalidEvent: bad fields.
         Forbidden: ``node_id`` is not in the caller's graph.
-        WalkerFailed: an ability raised, or a report cannot be serialised.
+        WalkerFailed: an ability raised, the time limit passed, or a report cannot be serialised.
     """
     walker = cls(**fields)
-    loop = asyncio.get_running_loop()
     token = _current_notifier.set(notifier)
     try:
-        walker.root = session.root()
-        start = session.get_node(node_id) if node_id else walker.root
-        walker._queue.append(start)
-        await _traverse(walker, loop, executor)
-        if _has_sync(cls):
-            await loop.run_in_executor(executor, session.commit)
+        if timeout is None:
+            await _walk(walker, session, executor, node_id)
         else:
-            session.commit()
+            await _within(timeout, _walk(walker, session, executor, node_id))
         return orjson.Fragment(encode(walker.reports))
+    except WalkerTimedOut:
+        raise WalkerFailed(f"walker {cls.__name__} failed: it timed out after {timeout:g} s") from None
     except ClientError:
         raise
     except JacWSError as error:
@@ -448,6 +449,37 @@ async def run_walker(
         raise WalkerFailed(f"walker {cls.__name__} failed: {type(error).__name__}") from None
     finally:
         _current_notifier.reset(token)
+
+
+class WalkerTimedOut(Exception):
+    """The walker's time limit passed (distinct from a TimeoutError the walker raises itself)."""
+
+
+async def _within(seconds: float, body: Coroutine[Any, Any, None]) -> None:
+    if sys.version_info >= (3, 11):
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                await body
+        except TimeoutError:
+            if deadline.expired():
+                raise WalkerTimedOut from None
+            raise
+    else:  # pragma: no cover - Python 3.10
+        try:
+            await asyncio.wait_for(body, seconds)
+        except asyncio.TimeoutError:
+            raise WalkerTimedOut from None
+
+
+async def _walk(walker: Walker, session: GraphSession, executor: Executor, node_id: str | None) -> None:
+    loop = asyncio.get_running_loop()
+    walker.root = session.root()
+    walker._queue.append(session.get_node(node_id) if node_id else walker.root)
+    await _traverse(walker, loop, executor)
+    if _has_sync(type(walker)):
+        await loop.run_in_executor(executor, session.commit)
+    else:
+        session.commit()
 
 
 def _has_sync(cls: type[Walker]) -> bool:
