@@ -111,9 +111,17 @@ class Runtime:
         """Run blocking ``fn(*args)`` (password hashing, store calls) in the walker threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def close(self, wait: bool = False) -> None:
-        """Stop the walker threads (waiting for running ones if ``wait``) and close the store."""
-        self.executor.shutdown(wait=wait, cancel_futures=True)
+    def close(self, wait: float = 0) -> None:
+        """Drop queued walker work, wait up to ``wait`` seconds for running abilities, close the store.
+
+        A plain ability still running after that finishes in its thread, unobserved.
+        """
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + wait
+        # ThreadPoolExecutor keeps its threads in _threads (stable since Python 3.2); it has no
+        # public "join with a timeout".
+        for thread in list(getattr(self.executor, "_threads", ())):
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
 

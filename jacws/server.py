@@ -68,6 +68,12 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
 
     _receiver: Callable[[str | bytes], None] | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # websockets' debug log prints handshake headers (the Authorization token) and frames
+        # (a change_user token): tokens must never reach a log, whatever the log level.
+        self.conn.debug = False
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
@@ -286,7 +292,7 @@ class Server:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
-            self.runtime.close(wait=True)
+            self.runtime.close(wait=5.0)
 
     def stop(self, timeout: float = 15) -> None:
         """Close every connection with 1001, stop the server and return when the port is closed."""

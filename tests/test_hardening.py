@@ -1,0 +1,468 @@
+"""Hardening over real sockets: fuzzed frames, raw protocol edge cases, every limit, token
+lifetime, leaks, and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import TIMEOUT, WS, quiet, register_and_login
+from websockets.asyncio.client import connect as async_connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+from jacws.protocol import PUBLIC_ROOT_ID
+from jacws.server import Server
+from jacws.settings import Settings
+
+ERROR_CODES = {
+    "invalid_json",
+    "invalid_event",
+    "unknown_walker",
+    "auth_required",
+    "forbidden",
+    "walker_error",
+    "rate_limited",
+    "too_large",
+}
+LEAKY = ("Traceback", 'File "', ".py", "site-packages", "/usr/", "/root/", "uvicorn", "starlette", "fastapi")
+UNLIMITED = {"rate_per_second": 1e9, "rate_burst": 10**9}
+
+
+def start(**changes: Any) -> Server:
+    return Server(Settings(port=0).with_changes(**changes)).start()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server() -> Iterator[Server]:
+    server = start(**UNLIMITED)
+    yield server
+    server.stop()
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+
+class Nested(int):
+    """A frame of ``self`` nested arrays, built when sent (keeps Hypothesis's reports short)."""
+
+    def frame(self) -> str:
+        return "[" * self + "]" * self
+
+
+class Huge(int):
+    """A channel event padded to ``self`` bytes, built when sent."""
+
+    def frame(self) -> str:
+        return '{"type": "channel", "channel_ids": ["void"], "data": {"pad": "' + "x" * self + '"}}'
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+ids = st.one_of(st.lists(st.text(max_size=12), max_size=4), json_values)
+events = st.fixed_dictionaries(
+    {
+        "type": st.one_of(
+            st.sampled_from(["connection", "walker", "user", "channel", "client", "change_user"]), json_values
+        )
+    },
+    optional={
+        "walker": st.one_of(
+            st.sampled_from(["t_echo", "t_boom", "t_private_note", "t_rest_only", "nope"]), json_values
+        ),
+        "context": st.one_of(
+            st.fixed_dictionaries({}, optional={"value": json_values, "label": json_values}), json_values
+        ),
+        "response": st.one_of(st.booleans(), json_values),
+        "id": json_values,
+        "node": json_values,
+        "root_ids": st.one_of(st.lists(st.from_regex(r"(n::)?[0-9a-f]{24}", fullmatch=True), max_size=3), ids),
+        "channel_ids": ids,
+        "client_ids": ids,
+        "data": json_values,
+        "token": json_values,
+    },
+)
+frames = st.one_of(
+    events.map(lambda event: orjson.dumps(event).decode()),
+    json_values.map(lambda value: orjson.dumps(value).decode()),
+    st.text(max_size=120),
+    st.binary(max_size=120),
+    events.map(lambda event: orjson.dumps(event)),  # JSON in a binary frame
+    st.integers(min_value=1, max_value=3000).map(Nested),
+    st.integers(min_value=10_000, max_value=300_000).map(Huge),
+)
+SENT = {"frames": 0}
+
+
+def check_answer(message: Any) -> None:
+    assert isinstance(message, dict), message
+    if message.get("type") == "connection":
+        assert set(message["data"]) == {"client_id", "root_id", "channel_id"}
+    elif "status" in message:
+        assert message["status"] == 200 and isinstance(message["reports"], list)
+    else:
+        assert set(message) <= {"type", "error", "code", "details", "id"} and {"type", "error", "code"} <= set(message)
+        assert message["type"] in ("error", "walker") and message["code"] in ERROR_CODES
+        assert isinstance(message["error"], str)
+        text = orjson.dumps({"error": message["error"], "details": message.get("details")}).decode()
+        assert not any(leak in text for leak in LEAKY), message
+
+
+@pytest.fixture(scope="module")
+def fuzz_clients(fuzz_server: Server) -> Iterator[tuple[WS, WS]]:
+    target = WS(fuzz_server.ws_url, channel_id=f"fuzz-{uuid.uuid4()}", max_size=None)
+    bystander = WS(fuzz_server.ws_url, channel_id=f"bystander-{uuid.uuid4()}")
+    yield target, bystander
+    target.close()
+    bystander.close()
+
+
+@settings(
+    max_examples=600,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+@given(batch=st.lists(frames, min_size=17, max_size=25))
+def test_fuzzed_frames_get_documented_answers_and_never_break_the_connection(
+    fuzz_clients: tuple[WS, WS], batch: list[Any]
+) -> None:
+    target, _ = fuzz_clients
+    for frame in batch:
+        target.ws.send(frame.frame() if isinstance(frame, (Nested, Huge)) else frame)
+    SENT["frames"] += len(batch)
+    # Walker events are answered in order after everything before them: this answer closes the batch.
+    target.send({"type": "walker", "walker": "t_echo", "context": {"value": 1}, "response": True, "id": "end"})
+    while True:
+        text = target.ws.recv(timeout=TIMEOUT)
+        assert not any(leak in str(text) for leak in ("Traceback", 'File "')), text
+        message = orjson.loads(text)
+        if isinstance(message, dict) and message.get("id") == "end" and "status" in message:
+            break
+        check_answer(message)
+
+
+def test_after_ten_thousand_fuzzed_frames_the_bystander_received_nothing(fuzz_clients: tuple[WS, WS]) -> None:
+    target, bystander = fuzz_clients
+    assert SENT["frames"] >= 10_000
+    target.barrier()
+    bystander.barrier()
+
+
+# -- raw frames ---------------------------------------------------------------------------------------
+
+
+class RawClient:
+    """A websocket client on websockets' sans-I/O protocol and a plain socket: any frame, in any order."""
+
+    def __init__(self, ws_url: str) -> None:
+        uri = parse_uri(ws_url)
+        self.sock = socket.create_connection((uri.host, uri.port), timeout=TIMEOUT)
+        self.protocol = ClientProtocol(uri, max_size=None)
+        self.protocol.send_request(self.protocol.connect())
+        self.flush()
+        self.events: list[Any] = []
+        response = self.next_event()
+        assert isinstance(response, Response) and response.status_code == 101
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                try:
+                    self.sock.sendall(data)
+                except (BrokenPipeError, ConnectionResetError):  # the server closed first: fine
+                    return
+
+    def next_event(self) -> Any:
+        while not self.events:
+            data = self.sock.recv(65536)
+            if not data:
+                self.protocol.receive_eof()
+            else:
+                self.protocol.receive_data(data)
+            self.events.extend(self.protocol.events_received())
+            self.flush()
+            if not data and not self.events:
+                raise ConnectionError("closed")
+        return self.events.pop(0)
+
+    def next_frame(self) -> Frame:
+        while True:
+            event = self.next_event()
+            if isinstance(event, Frame):
+                return event
+
+    def next_message(self) -> Any:
+        frame = self.next_frame()
+        assert frame.opcode is Opcode.TEXT, frame
+        return orjson.loads(frame.data)
+
+    def close_code(self) -> int | None:
+        while True:
+            frame = self.next_frame()
+            if frame.opcode is Opcode.CLOSE:
+                assert self.protocol.close_rcvd is not None
+                return self.protocol.close_rcvd.code
+
+
+def test_fragmented_messages_with_a_ping_in_between_are_reassembled(server: Server) -> None:
+    raw = RawClient(server.ws_url)
+    info = raw.next_message()["data"]
+    raw.protocol.send_text(b'{"type": "conn', fin=False)
+    raw.protocol.send_ping(b"are you there")
+    raw.protocol.send_continuation(b'ection"}', fin=True)
+    raw.flush()
+    pong = raw.next_frame()
+    assert pong.opcode is Opcode.PONG and pong.data == b"are you there"
+    assert raw.next_message() == {"type": "connection", "data": info}
+    raw.sock.close()
+
+
+def test_invalid_utf8_in_a_text_frame_closes_with_1007(server: Server) -> None:
+    raw = RawClient(server.ws_url)
+    raw.next_message()
+    raw.protocol.send_text(b'{"type": "\xff\xfe"}')
+    raw.flush()
+    assert raw.close_code() == 1007
+    raw.sock.close()
+
+
+def test_an_oversize_frame_closes_with_1009(server: Server) -> None:
+    raw = RawClient(server.ws_url)
+    raw.next_message()
+    # Only the header of a 2 MiB text frame: the server must refuse it before reading the payload.
+    raw.sock.sendall(b"\x81\xff" + (2 << 20).to_bytes(8, "big") + b"mask")
+    assert raw.close_code() == 1009
+    raw.sock.close()
+
+
+def test_a_client_that_vanishes_without_a_close_frame_is_cleaned_up(server: Server) -> None:
+    raw = RawClient(server.ws_url + "?channel_id=vanishing")
+    client_id = raw.next_message()["data"]["client_id"]
+    assert client_id in {c["client_id"] for c in server.snapshot()["connections"]}
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    raw.sock.close()  # a reset, no close frame
+    deadline = time.monotonic() + TIMEOUT
+    while client_id in {c["client_id"] for c in server.snapshot()["connections"]}:
+        assert time.monotonic() < deadline, "the vanished client is still registered"
+        time.sleep(0.02)
+    assert "vanishing" not in server.snapshot()["channels"]
+
+
+# -- limits --------------------------------------------------------------------------------------------
+
+
+def test_connections_over_the_process_limit_are_refused_with_503() -> None:
+    server = start(max_connections=3)
+    try:
+        clients = [WS(server.ws_url) for _ in range(3)]
+        with pytest.raises(InvalidStatus) as refused:
+            WS(server.ws_url)
+        assert refused.value.response.status_code == 503
+        assert b"Traceback" not in refused.value.response.body
+        clients.pop().close()
+        deadline = time.monotonic() + TIMEOUT
+        while len(server.snapshot()["connections"]) >= 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        clients.append(WS(server.ws_url))  # room again
+        for client in clients:
+            client.close()
+    finally:
+        server.stop()
+
+
+def test_a_walker_over_its_time_limit_answers_walker_error_naming_the_timeout() -> None:
+    server = start(walker_timeout=0.3)
+    try:
+        with WS(server.ws_url) as ws:
+            for walker in ("t_slow", "t_sync_slow"):
+                ws.walker(walker, request_id=walker, seconds=3)
+                assert ws.recv() == {
+                    "type": "walker",
+                    "error": f"walker {walker} failed: it timed out after 0.3 s",
+                    "code": "walker_error",
+                    "id": walker,
+                }
+            assert ws.call("t_echo", value=1)["status"] == 200
+    finally:
+        server.stop()
+
+
+def test_a_thousand_long_walkers_queue_on_the_bounded_pool_without_starving_the_loop() -> None:
+    server = start(walker_threads=16, **UNLIMITED)
+    callers = [WS(server.ws_url, channel_id="busy") for _ in range(50)]
+    try:
+        with WS(server.ws_url) as other:
+            for n in range(20):  # 1,000 blocking walkers over 50 connections, 16 threads to run them
+                for caller in callers:
+                    caller.walker("t_sync_slow", request_id=n, seconds=0.05)
+            other.send({"type": "channel", "channel_ids": ["busy"], "data": {"still": "served"}})
+            assert other.call("t_echo", value=2)["status"] == 200  # answered while the walkers wait
+            for caller in callers:
+                answers = [caller.recv(timeout=30) for _ in range(21)]
+                assert answers.index({"still": "served"}) < 20  # before this connection's last walker answer
+                assert [a["id"] for a in answers if "id" in a] == list(range(20))
+    finally:
+        for caller in callers:
+            caller.close()
+        server.stop()
+
+
+def test_the_authenticated_policy_refuses_anonymous_publishers_over_the_socket() -> None:
+    server = start(policy="authenticated")
+    try:
+        login = register_and_login(server.url, "publisher@example.com")
+        with WS(server.ws_url, channel_id="p") as anonymous, WS(server.ws_url, token=login["token"]) as user:
+            anonymous.send({"type": "channel", "channel_ids": ["p"], "data": {"x": 1}})
+            assert anonymous.recv()["code"] == "forbidden"
+            user.send({"type": "channel", "channel_ids": ["p"], "data": {"x": 2}})
+            assert anonymous.recv() == {"x": 2}
+            quiet(anonymous, user)
+    finally:
+        server.stop()
+
+
+def test_an_expired_token_turns_an_open_socket_anonymous_with_a_fresh_connection_event() -> None:
+    server = start(token_lifetime=1.0, sync_seconds=0.2)
+    try:
+        login = register_and_login(server.url, "expiring@example.com")
+        with WS(server.ws_url, token=login["token"]) as ws:
+            assert ws.root_id != PUBLIC_ROOT_ID
+            event = ws.recv(timeout=5)
+            assert event == {
+                "type": "connection",
+                "data": {"client_id": ws.client_id, "root_id": PUBLIC_ROOT_ID, "channel_id": ws.channel_id},
+            }
+    finally:
+        server.stop()
+
+
+# -- leaks -----------------------------------------------------------------------------------------------
+
+
+def rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_ten_thousand_connect_disconnect_cycles_leave_no_entries_and_no_memory_behind() -> None:
+    server = start(**UNLIMITED)
+    try:
+        token = register_and_login(server.url, "cycling@example.com")["token"]
+
+        async def cycles(count: int) -> None:
+            semaphore = asyncio.Semaphore(50)
+
+            async def one(n: int) -> None:
+                headers = {"Authorization": f"Bearer {token}"} if n % 3 == 0 else None
+                url = f"{server.ws_url}?channel_id=room-{random.randrange(500)}"
+                async with semaphore, async_connect(url, additional_headers=headers, open_timeout=TIMEOUT) as ws:
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+                    if n % 5 == 0:
+                        await ws.send('{"type": "channel", "channel_ids": ["elsewhere"], "data": {}}')
+
+            await asyncio.gather(*(one(n) for n in range(count)))
+
+        asyncio.run(cycles(1000))  # warm up: allocator pools, caches
+        gc.collect()
+        before = rss()
+        asyncio.run(cycles(10_000))
+        deadline = time.monotonic() + TIMEOUT
+        while server.snapshot()["connections"]:
+            assert time.monotonic() < deadline, "connections left behind"
+            time.sleep(0.05)
+        snapshot = server.snapshot()
+        assert snapshot["connections"] == [] and snapshot["channels"] == {} and snapshot["users"] == {}
+        assert server.hub.by_root == {}
+        gc.collect()
+        growth = rss() - before
+        assert growth < 20 * 2**20, f"memory grew by {growth / 2**20:.1f} MB over 10,000 cycles"
+    finally:
+        server.stop()
+
+
+def test_logs_never_contain_tokens_or_passwords(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = start(log_level="debug")
+    try:
+        password = "very-secret-password-123"
+        login = register_and_login(server.url, "logged@example.com", password)
+        token = login["token"]
+        with WS(server.ws_url, token=token) as ws:
+            ws.send({"type": "change_user", "token": f"Bearer {token}"})
+            ws.recv()
+            ws.call("t_boom")
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            http.post("/walker/t_notes", headers={"Authorization": f"Bearer {token}"})
+            http.post("/user/login", json={"email": "logged@example.com", "password": "wrong-" + password})
+            http.post("/user/logout", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        server.stop()
+    server_loggers = ("jacws", "uvicorn", "fastapi", "starlette", "websockets.server")
+    records = [r for r in caplog.records if r.name.startswith(server_loggers)]  # not the test's own clients
+    text = "\n".join(record.getMessage() + str(record.exc_info or "") for record in records)
+    assert len(records) > 10, "hardly anything was logged: the check would prove nothing"
+    assert token not in text and token.split(".")[2] not in text and password not in text
+
+
+# -- shutdown -----------------------------------------------------------------------------------------------
+
+
+def test_stop_closes_every_socket_with_1001_within_five_seconds_while_walkers_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start()
+    clients = [WS(server.ws_url) for _ in range(5)]
+    clients[0].walker("t_slow", seconds=30)  # on the loop: cancelled
+    clients[1].walker("t_sync_slow", seconds=1)  # in a worker thread: finishes there
+    assert clients[2].call("t_echo", value=1)["status"] == 200  # both walkers are running by now
+    thread_name = f"jacws-server-{server.port}"
+    began = time.monotonic()
+    server.stop()
+    assert time.monotonic() - began < 5
+    for client in clients:
+        with pytest.raises(ConnectionClosed):
+            client.recv()
+        assert client.ws.close_code == 1001
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not [t for t in threading.enumerate() if t.name == thread_name]
+
+
+def test_no_answer_names_the_server_software(server: Server) -> None:
+    with WS(server.ws_url) as ws:
+        assert ws.ws.response is not None
+        handshake = {name.lower() for name in ws.ws.response.headers}
+    assert "server" not in handshake
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        for path in ("/healthz", "/walkers", "/no-such-page", "/docs", "/openapi.json"):
+            answer = http.get(path)
+            assert "server" not in answer.headers and not any(leak in answer.text for leak in LEAKY), path
+        assert http.get("/docs").status_code == 404 and http.get("/openapi.json").status_code == 404
