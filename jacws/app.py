@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -123,6 +124,14 @@ class Runtime:
         for thread in list(getattr(self.executor, "_threads", ())):
             thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
+
+
+STATIC = Path(__file__).with_name("static")
+"""The browser client: plain HTML, CSS and JavaScript, served as they are."""
+
+
+def _static(name: str, media_type: str) -> Response:
+    return Response((STATIC / name).read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
 def _json(status: int, content: Any) -> Response:
@@ -313,6 +322,18 @@ def create_app(runtime: Runtime) -> JacWSApp:
         tokens.revoke(claims)
         hub.revoke(claims.jti)
         return _json(200, {"message": "Successfully Logged Out!"})
+
+    @app.get("/")
+    async def browser_client() -> Response:
+        return _static("index.html", "text/html; charset=utf-8")
+
+    @app.get("/app.js")
+    async def browser_script() -> Response:
+        return _static("app.js", "text/javascript; charset=utf-8")
+
+    @app.get("/app.css")
+    async def browser_style() -> Response:
+        return _static("app.css", "text/css; charset=utf-8")
 
     @app.get("/walkers")
     async def walkers() -> Response:

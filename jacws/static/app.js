@@ -1,0 +1,253 @@
+// jacws browser client: the jac-cloud websocket protocol from a plain page, no build step, no CDN.
+// Every URL is relative to this page, so it works at "/" and behind jupyter-server-proxy alike.
+"use strict";
+
+const PUBLIC_ROOT = "n::000000000000000000000001";
+const $ = (id) => document.getElementById(id);
+const page = { ws: null, token: null, email: null, walkers: [], pending: new Map(), seq: 0, count: 0 };
+
+function websocketUrl(channel) {
+  const url = new URL("websocket", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  if (channel) url.searchParams.set("channel_id", channel);
+  return url.toString();
+}
+
+function setState(state) {
+  const badge = $("state");
+  badge.textContent = state;
+  badge.className = "state " + state.split(" ")[0];
+}
+
+function status(id, text, bad) {
+  const element = $(id);
+  element.textContent = text;
+  element.style.color = bad ? "#dc3545" : "";
+}
+
+function kindOf(message) {
+  if (message && message.type === "connection") return "connection";
+  if (message && "status" in message && "reports" in message) return "response";
+  if (message && "error" in message && "code" in message) return "error";
+  return "notification";
+}
+
+function showInfo(data) {
+  $("client-id").textContent = data.client_id;
+  $("root-id").textContent = data.root_id;
+  $("channel-id").textContent = data.channel_id;
+  if (!$("channel-ids").value) $("channel-ids").value = data.channel_id;
+  const who = data.root_id === PUBLIC_ROOT ? "anonymous" : page.email || "logged in";
+  setState(`open · ${who}`);
+}
+
+function addToInbox(message) {
+  const item = document.createElement("li");
+  const kind = kindOf(message);
+  const label = document.createElement("span");
+  label.className = "kind " + kind;
+  label.textContent = `${new Date().toLocaleTimeString()} ${kind}`;
+  item.append(label, " ", JSON.stringify(message));
+  $("inbox").prepend(item);
+  page.count += 1;
+  $("count").textContent = `${page.count} messages`;
+}
+
+function addToChat(message) {
+  const body = message.data || {};
+  const item = document.createElement("li");
+  const who = body.from ? `${body.from}: ` : "";
+  item.textContent = `${new Date().toLocaleTimeString()} ${who}${body.message ?? JSON.stringify(body)}`;
+  $("chat").append(item);
+  $("chat").scrollTop = $("chat").scrollHeight;
+}
+
+function receive(event) {
+  const message = JSON.parse(event.data);
+  addToInbox(message);
+  if (message.type === "connection") showInfo(message.data);
+  if (message.type === "chat") addToChat(message);
+  if (message && message.id !== undefined && page.pending.has(message.id)) {
+    const started = page.pending.get(message.id);
+    page.pending.delete(message.id);
+    $("walker-rtt").textContent = `round trip ${(performance.now() - started).toFixed(1)} ms`;
+  }
+}
+
+function connect() {
+  return new Promise((resolve, reject) => {
+    if (page.ws && page.ws.readyState <= WebSocket.OPEN) return resolve(page.ws);
+    setState("connecting");
+    const ws = new WebSocket(websocketUrl($("channel").value.trim()));
+    page.ws = ws;
+    ws.onmessage = (event) => {
+      receive(event);
+      resolve(ws);
+    };
+    ws.onerror = () => reject(new Error("cannot connect"));
+    ws.onclose = (event) => {
+      if (page.ws === ws) setState(`closed (code ${event.code})`);
+    };
+  });
+}
+
+function send(event) {
+  if (!page.ws || page.ws.readyState !== WebSocket.OPEN) throw new Error("not connected: press connect first");
+  page.ws.send(JSON.stringify(event));
+}
+
+async function rest(path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const answer = await fetch(path, { method: "POST", headers, body: JSON.stringify(body || {}) });
+  return { status: answer.status, body: await answer.json().catch(() => ({})) };
+}
+
+async function register() {
+  const answer = await rest("user/register", { email: $("email").value, password: $("password").value });
+  const ok = answer.status === 201;
+  status("auth-status", ok ? "registered: now log in" : `register refused (${answer.status}): ${answer.body.error || answer.body.message}`, !ok);
+}
+
+async function login() {
+  const answer = await rest("user/login", { email: $("email").value, password: $("password").value });
+  if (answer.status !== 200) {
+    status("auth-status", `login refused: ${answer.body.message || answer.status}`, true);
+    return;
+  }
+  page.token = answer.body.token;
+  page.email = answer.body.user.email;
+  $("change-token").value = page.token;
+  await connect();
+  send({ type: "change_user", token: `Bearer ${page.token}` });
+  status("auth-status", `logged in as ${page.email}; sent change_user`);
+}
+
+function becomeAnonymous() {
+  page.token = null;
+  page.email = null;
+  send({ type: "change_user" });
+  status("auth-status", "sent change_user without a token");
+}
+
+function ids(text) {
+  return text.split(",").map((part) => part.trim()).filter(Boolean);
+}
+
+function data(textarea) {
+  try {
+    return JSON.parse($(textarea).value);
+  } catch (error) {
+    throw new Error(`data is not JSON: ${error.message}`);
+  }
+}
+
+function walkerContext() {
+  const context = {};
+  for (const input of $("walker-fields").querySelectorAll("input")) {
+    if (input.value === "") continue;
+    if (input.dataset.type === "str") context[input.name] = input.value;
+    else {
+      try {
+        context[input.name] = JSON.parse(input.value);
+      } catch {
+        context[input.name] = input.value;
+      }
+    }
+  }
+  return context;
+}
+
+const senders = {
+  walker() {
+    const response = $("walker-response").checked;
+    const event = { type: "walker", walker: $("walker-name").value, context: walkerContext(), response };
+    if (response) {
+      event.id = `page-${++page.seq}`;
+      page.pending.set(event.id, performance.now());
+    }
+    send(event);
+  },
+  user: () => send({ type: "user", root_ids: ids($("user-ids").value), data: data("user-data") }),
+  channel: () => send({ type: "channel", channel_ids: ids($("channel-ids").value), data: data("channel-data") }),
+  client: () => send({ type: "client", client_ids: ids($("client-ids").value), data: data("client-data") }),
+  change_user() {
+    const token = $("change-token").value.trim();
+    send(token ? { type: "change_user", token } : { type: "change_user" });
+  },
+  connection: () => send({ type: "connection" }),
+};
+
+function showWalkerFields() {
+  const entry = page.walkers.find((walker) => walker.name === $("walker-name").value);
+  const fields = $("walker-fields");
+  fields.replaceChildren();
+  for (const field of entry ? entry.fields : []) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.name = field.name;
+    input.dataset.type = field.type;
+    input.dataset.testid = `field-${field.name}`;
+    input.placeholder = field.type + (field.required ? "" : " (optional)");
+    if (field.default !== undefined && field.default !== null) {
+      input.value = typeof field.default === "string" ? field.default : JSON.stringify(field.default);
+    }
+    label.append(`${field.name} `, input);
+    fields.append(label);
+  }
+}
+
+async function loadWalkers() {
+  const answer = await fetch("walkers");
+  page.walkers = (await answer.json()).walkers.filter((walker) => walker.websocket);
+  const select = $("walker-name");
+  select.replaceChildren(...page.walkers.map((walker) => new Option(walker.name, walker.name)));
+  showWalkerFields();
+  $("chat-walker").hidden = !page.walkers.some((walker) => walker.name === "send_chat_to_group");
+}
+
+function showTab(name) {
+  for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.tab === name);
+  for (const form of document.querySelectorAll("form[data-form]")) form.hidden = form.dataset.form !== name;
+}
+
+function guard(action) {
+  return async (event) => {
+    if (event) event.preventDefault();
+    try {
+      await action();
+      status("send-status", "");
+    } catch (error) {
+      status("send-status", error.message, true);
+    }
+  };
+}
+
+function wire() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("channel_id")) $("channel").value = params.get("channel_id");
+  $("connect").onclick = guard(connect);
+  $("disconnect").onclick = () => page.ws && page.ws.close();
+  $("register").onclick = guard(register);
+  $("login").onclick = guard(login);
+  $("logout").onclick = guard(becomeAnonymous);
+  $("walker-name").onchange = showWalkerFields;
+  for (const button of document.querySelectorAll("#tabs button")) button.onclick = () => showTab(button.dataset.tab);
+  for (const form of document.querySelectorAll("form[data-form]")) form.onsubmit = guard(senders[form.dataset.form]);
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.onclick = () => navigator.clipboard && navigator.clipboard.writeText($(button.dataset.copy).textContent);
+  }
+  $("chat-form").onsubmit = guard(() => {
+    const text = $("chat-text").value.trim();
+    if (!text) return;
+    const from = page.email || "guest";
+    send({ type: "channel", channel_ids: [$("channel-id").textContent], data: { type: "chat", data: { message: text, from } } });
+    $("chat-text").value = "";
+  });
+  $("chat-walker").onclick = guard(() =>
+    send({ type: "walker", walker: "send_chat_to_group", context: { channel_id: $("channel-id").textContent } }),
+  );
+  loadWalkers().catch((error) => status("send-status", `cannot load the walkers: ${error.message}`, true));
+}
+
+wire();
