@@ -33,6 +33,8 @@ class Settings:
         log_level: uvicorn's log level.
         redis_url: ``redis://HOST:PORT`` to share deliveries with other processes; None for one process.
         sync_seconds: how often a server reads revocations made by other processes.
+        ping_interval: seconds between keepalive pings to each socket (None: no pings); a socket that
+            does not answer within the same time is closed.
     """
 
     host: str = "127.0.0.1"
@@ -46,6 +48,7 @@ class Settings:
     log_level: str = "warning"
     redis_url: str | None = None
     sync_seconds: float = 1.0
+    ping_interval: float | None = 20.0
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some settings changed; ``limits`` fields may be given by name too."""
@@ -75,6 +78,7 @@ class Settings:
             "walker_threads": int,
             "redis_url": str,
             "sync_seconds": float,
+            "ping_interval": float,
         }
         for limit in fields(Limits):
             converters[limit.name] = float if "float" in str(limit.type) else int

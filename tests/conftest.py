@@ -23,7 +23,7 @@ load_walkers(ROOT / "examples" / "chat.py")
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     """A real server on 127.0.0.1 and a free port, shared by the tests that need no special settings."""
-    srv = Server(Settings(port=0)).start()
+    srv = Server(Settings(port=0, ping_interval=None)).start()  # keepalive has its own test
     yield srv
     srv.stop()
 

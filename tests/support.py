@@ -20,6 +20,7 @@ class WS:
     def __init__(self, ws_url: str, token: str | None = None, channel_id: str | None = None, **options: Any) -> None:
         url = ws_url + (f"?channel_id={quote(channel_id)}" if channel_id else "")
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        options.setdefault("ping_interval", None)  # no background pings (they use the random module)
         # entering the connection is websockets' non-legacy way of using it directly
         self.ws: ClientConnection = connect(
             url, additional_headers=headers, open_timeout=TIMEOUT, **options

@@ -52,7 +52,9 @@ def start(**changes: Any) -> Server:
 
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[Server]:
-    server = start(**UNLIMITED)
+    # No keepalive pings: they draw from the random module in background threads, which
+    # Hypothesis rightly reports while it generates examples.
+    server = start(ping_interval=None, **UNLIMITED)
     yield server
     server.stop()
 
@@ -135,8 +137,8 @@ def check_answer(message: Any) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_clients(fuzz_server: Server) -> Iterator[tuple[WS, WS]]:
-    target = WS(fuzz_server.ws_url, channel_id=f"fuzz-{uuid.uuid4()}", max_size=None)
-    bystander = WS(fuzz_server.ws_url, channel_id=f"bystander-{uuid.uuid4()}")
+    target = WS(fuzz_server.ws_url, channel_id=f"fuzz-{uuid.uuid4()}", max_size=None, ping_interval=None)
+    bystander = WS(fuzz_server.ws_url, channel_id=f"bystander-{uuid.uuid4()}", ping_interval=None)
     yield target, bystander
     target.close()
     bystander.close()
@@ -466,3 +468,15 @@ def test_no_answer_names_the_server_software(server: Server) -> None:
             answer = http.get(path)
             assert "server" not in answer.headers and not any(leak in answer.text for leak in LEAKY), path
         assert http.get("/docs").status_code == 404 and http.get("/openapi.json").status_code == 404
+
+
+def test_the_server_pings_idle_sockets_at_the_configured_interval() -> None:
+    server = start(ping_interval=0.3)
+    try:
+        raw = RawClient(server.ws_url)
+        raw.next_message()
+        ping = raw.next_frame()  # the raw client answers pings (the sans-I/O protocol replies on its own)
+        assert ping.opcode is Opcode.PING
+        raw.sock.close()
+    finally:
+        server.stop()
