@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -63,6 +64,8 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        # As on Binder: the kernel's server.browser_url() then points through jupyter-server-proxy.
+        "JUPYTERHUB_SERVICE_PREFIX": "/",
     }
     port, token = free_port(), secrets.token_hex(16)
     command = [
@@ -119,7 +122,8 @@ def test_quickstart_in_jupyterlab_sends_a_channel_message_from_a_card(jupyterlab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1250})
+            context = browser.new_context(viewport={"width": 1600, "height": 1250})
+            page = context.new_page()
             page.goto(jupyterlab)
             page.wait_for_function(KERNEL_IDLE, timeout=60_000)
             select_last_cell(page)
@@ -136,6 +140,21 @@ def test_quickstart_in_jupyterlab_sends_a_channel_message_from_a_card(jupyterlab
             expect(bob).to_contain_text(MESSAGE, timeout=15_000)
             expect(guest).to_contain_text(MESSAGE, timeout=15_000)
             expect(page.locator(".jacws-flow svg")).to_contain_text("chat (channel lobby)", timeout=15_000)
+
+            # The notebook's link to the browser client goes through jupyter-server-proxy.
+            link = page.get_by_role("link", name="open the browser client")
+            href = link.get_attribute("href")
+            assert href is not None and href.startswith("/proxy/"), href
+            proxied = context.new_page()
+            proxied.goto(urljoin(page.url, href))
+            expect(proxied.get_by_test_id("walker-name")).to_contain_text("greet", timeout=15_000)
+            proxied.get_by_test_id("connect").click()
+            expect(proxied.get_by_test_id("channel-id")).to_have_text("lobby", timeout=15_000)
+            proxied.get_by_test_id("chat-text").fill("through the proxy")
+            proxied.get_by_test_id("chat-send").click()
+            expect(guest).to_contain_text("through the proxy", timeout=15_000)  # reached a card in the notebook
+            proxied.close()
+
             run_command(page, "application:toggle-left-area")
             page.evaluate("() => document.querySelector('.jacws-flow').scrollIntoView()")
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-playground.png"))
