@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sample_walkers  # noqa: F401 - registers the test walkers
+from playwright.sync_api import Browser, sync_playwright
 from services import PostgresServer, RedisServer
 from support import register_and_login
 
@@ -16,6 +18,20 @@ from jacws.server import Server
 from jacws.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+"""Screenshots the browser tests leave for CI to keep."""
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [  # headless as root, and no calls home (the network here is closed)
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 load_walkers(ROOT / "examples" / "chat.py")
 
@@ -48,3 +64,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     postgres = PostgresServer().start()
     yield postgres
     postgres.remove()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    assert Path(CHROMIUM).exists(), "chromium is not installed: apt-get install -y chromium"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -3,40 +3,16 @@ change_user exchange channel, client and user messages and walker calls."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from jacws.protocol import PUBLIC_ROOT_ID
 from jacws.server import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 WAIT = 15_000  # milliseconds for every expectation on the page
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is not installed: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
@@ -55,15 +31,15 @@ def send_form(page: Page, tab: str, fields: dict[str, str], button: str) -> None
     page.get_by_test_id(button).click()
 
 
-def test_two_pages_exchange_every_kind_of_message(browser: Browser, server: Server) -> None:
+def test_two_pages_exchange_every_kind_of_message(chromium: Browser, server: Server) -> None:
     errors: list[str] = []
-    guest = open_page(browser, server.url + "/?channel_id=lobby", errors)
+    guest = open_page(chromium, server.url + "/?channel_id=lobby", errors)
     guest.get_by_test_id("connect").click()
     expect(guest.get_by_test_id("root-id")).to_have_text(PUBLIC_ROOT_ID, timeout=WAIT)
     expect(guest.get_by_test_id("channel-id")).to_have_text("lobby")
     expect(guest.get_by_test_id("state")).to_contain_text("open · anonymous")
 
-    member = open_page(browser, server.url + "/?channel_id=lobby", errors)
+    member = open_page(chromium, server.url + "/?channel_id=lobby", errors)
     member.get_by_test_id("email").fill("browser@example.com")
     member.get_by_test_id("password").fill("browser-pass")
     member.get_by_test_id("register").click()
@@ -108,7 +84,6 @@ def test_two_pages_exchange_every_kind_of_message(browser: Browser, server: Serv
     expect(guest.get_by_test_id("inbox")).to_contain_text('"progress":"100%"')
     expect(guest.get_by_test_id("walker-rtt")).to_contain_text("round trip")
 
-    ARTIFACTS.mkdir(exist_ok=True)
     member.screenshot(path=str(ARTIFACTS / "browser-member.png"), full_page=True)
 
     # change_user back to anonymous

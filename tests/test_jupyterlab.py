@@ -16,22 +16,10 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 KERNEL_IDLE = """() => {
   const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const kernel = widget && widget.sessionContext && widget.sessionContext.session
@@ -50,7 +38,6 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab on 127.0.0.1 serving a copy of the notebooks; yields the quickstart's URL with its token."""
-    assert Path(CHROMIUM).exists(), "chromium is not installed: apt-get install -y chromium"
     home = tmp_path_factory.mktemp("jupyter")
     shutil.copytree(ROOT / "notebooks", home / "notebooks")
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
@@ -117,50 +104,47 @@ def select_last_cell(page: Page) -> None:
     )
 
 
-def test_quickstart_in_jupyterlab_sends_a_channel_message_from_a_card(jupyterlab: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1600, "height": 1250})
-            page = context.new_page()
-            page.goto(jupyterlab)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            select_last_cell(page)
-            run_command(page, "notebook:run-all-above")  # everything but the cell that stops the server
-            cards = page.locator(".jacws-card")
-            expect(cards).to_have_count(3, timeout=60_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            expect(page.get_by_text("hi from the guest").first).to_be_visible(timeout=30_000)
+def test_quickstart_in_jupyterlab_sends_a_channel_message_from_a_card(jupyterlab: str, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1600, "height": 1250})
+    try:
+        page = context.new_page()
+        page.goto(jupyterlab)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+        select_last_cell(page)
+        run_command(page, "notebook:run-all-above")  # everything but the cell that stops the server
+        cards = page.locator(".jacws-card")
+        expect(cards).to_have_count(3, timeout=60_000)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+        expect(page.get_by_text("hi from the guest").first).to_be_visible(timeout=30_000)
 
-            alice, bob, guest = cards.nth(0), cards.nth(1), cards.nth(2)
-            alice.locator(".lm-TabBar-tab", has_text="channel").first.click()
-            alice.locator("textarea:visible").fill(json.dumps({"type": "chat", "data": {"message": MESSAGE}}))
-            alice.get_by_role("button", name="send to channels").click()
-            expect(bob).to_contain_text(MESSAGE, timeout=15_000)
-            expect(guest).to_contain_text(MESSAGE, timeout=15_000)
-            expect(page.locator(".jacws-flow svg")).to_contain_text("chat (channel lobby)", timeout=15_000)
+        alice, bob, guest = cards.nth(0), cards.nth(1), cards.nth(2)
+        alice.locator(".lm-TabBar-tab", has_text="channel").first.click()
+        alice.locator("textarea:visible").fill(json.dumps({"type": "chat", "data": {"message": MESSAGE}}))
+        alice.get_by_role("button", name="send to channels").click()
+        expect(bob).to_contain_text(MESSAGE, timeout=15_000)
+        expect(guest).to_contain_text(MESSAGE, timeout=15_000)
+        expect(page.locator(".jacws-flow svg")).to_contain_text("chat (channel lobby)", timeout=15_000)
 
-            # The notebook's link to the browser client goes through jupyter-server-proxy.
-            link = page.get_by_role("link", name="open the browser client")
-            href = link.get_attribute("href")
-            assert href is not None and href.startswith("/proxy/"), href
-            proxied = context.new_page()
-            proxied.goto(urljoin(page.url, href))
-            expect(proxied.get_by_test_id("walker-name")).to_contain_text("greet", timeout=15_000)
-            proxied.get_by_test_id("connect").click()
-            expect(proxied.get_by_test_id("channel-id")).to_have_text("lobby", timeout=15_000)
-            proxied.get_by_test_id("chat-text").fill("through the proxy")
-            proxied.get_by_test_id("chat-send").click()
-            expect(guest).to_contain_text("through the proxy", timeout=15_000)  # reached a card in the notebook
-            proxied.close()
+        # The notebook's link to the browser client goes through jupyter-server-proxy.
+        link = page.get_by_role("link", name="open the browser client")
+        href = link.get_attribute("href")
+        assert href is not None and href.startswith("/proxy/"), href
+        proxied = context.new_page()
+        proxied.goto(urljoin(page.url, href))
+        expect(proxied.get_by_test_id("walker-name")).to_contain_text("greet", timeout=15_000)
+        proxied.get_by_test_id("connect").click()
+        expect(proxied.get_by_test_id("channel-id")).to_have_text("lobby", timeout=15_000)
+        proxied.get_by_test_id("chat-text").fill("through the proxy")
+        proxied.get_by_test_id("chat-send").click()
+        expect(guest).to_contain_text("through the proxy", timeout=15_000)  # reached a card in the notebook
+        proxied.close()
 
-            run_command(page, "application:toggle-left-area")
-            page.evaluate("() => document.querySelector('.jacws-flow').scrollIntoView()")
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab-playground.png"))
+        run_command(page, "application:toggle-left-area")
+        page.evaluate("() => document.querySelector('.jacws-flow').scrollIntoView()")
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-playground.png"))
 
-            select_last_cell(page)
-            run_command(page, "notebook:run-cell")
-            expect(bob).to_contain_text("closed (code 1001)", timeout=30_000)
-        finally:
-            browser.close()
+        select_last_cell(page)
+        run_command(page, "notebook:run-cell")
+        expect(bob).to_contain_text("closed (code 1001)", timeout=30_000)
+    finally:
+        context.close()
