@@ -8,6 +8,7 @@ builds the application around one runtime.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -26,14 +27,14 @@ from starlette.types import Receive, Scope, Send
 from .auth import Claims, PasswordHasher, RevocationCache, TokenIssuer, bearer_token, is_valid_email
 from .errors import ClientError, InvalidEvent, InvalidToken, UnknownWalker, UserExists
 from .graph import GraphSession
-from .hub import Hub, HubNotifier
+from .hub import Connection, Hub, HubNotifier
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .relay import open_relay
 from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
 
-__all__ = ["SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "create_app"]
+__all__ = ["ABORT", "SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "create_app"]
 
 log = logging.getLogger("jacws")
 T = TypeVar("T")
@@ -59,6 +60,10 @@ class Runtime:
         self.tokens = TokenIssuer(secret, self.revocations, settings.token_lifetime)
         self.hasher = PasswordHasher()
         self.executor = ThreadPoolExecutor(settings.walker_threads, thread_name_prefix="jacws-walker")
+        # Password hashing and store calls get threads of their own: walkers that hog theirs
+        # (or outlive a timeout) cannot stall logins.
+        self.auth_executor = ThreadPoolExecutor(4, thread_name_prefix="jacws-auth")
+        self._closed = False
         self.relay = open_relay(settings.redis_url)
         self.hub = Hub(
             self.store,
@@ -94,12 +99,12 @@ class Runtime:
             self.hub.expire(time.time())
 
     async def stop(self) -> None:
-        """Close every socket (1001), stop following, disconnect the relay, release the store."""
+        """Close every socket (1001), stop following, disconnect the relay, then :meth:`close`."""
         if self._sync is not None:
             self._sync.cancel()
         await self.hub.close_all()
         await self.relay.stop()
-        self.close()
+        self.close(wait=1.0)
 
     def claims_or_none(self, token: str | None) -> Claims | None:
         """The claims of a valid token, None for a missing or invalid one (anonymous)."""
@@ -109,21 +114,31 @@ class Runtime:
             return None
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking ``fn(*args)`` (password hashing, store calls) in the walker threads."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        """Run blocking ``fn(*args)`` (password hashing, store calls) off the loop, apart from walkers."""
+        return await asyncio.get_running_loop().run_in_executor(self.auth_executor, fn, *args)
 
     def close(self, wait: float = 0) -> None:
-        """Drop queued walker work, wait up to ``wait`` seconds for running abilities, close the store.
+        """Drop queued work, wait up to ``wait`` seconds for running abilities, close the store (once).
 
         A plain ability still running after that finishes in its thread, unobserved.
         """
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._closed:
+            return
+        self._closed = True
         deadline = time.monotonic() + wait
-        # ThreadPoolExecutor keeps its threads in _threads (stable since Python 3.2); it has no
-        # public "join with a timeout".
-        for thread in list(getattr(self.executor, "_threads", ())):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for executor in (self.executor, self.auth_executor):
+            executor.shutdown(wait=False, cancel_futures=True)
+            # ThreadPoolExecutor keeps its threads in _threads (stable since Python 3.2); it has
+            # no public "join with a timeout".
+            for thread in list(getattr(executor, "_threads", ())):
+                thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when a login names an unknown email (the same cost as a real check)."""
+    return PasswordHasher().hash("not a password anyone has")
 
 
 STATIC = Path(__file__).with_name("static")
@@ -164,15 +179,21 @@ SEND_NOWAIT = "jacws.send_nowait"
 SET_RECEIVER = "jacws.set_receiver"
 """The ASGI scope extension of jacws's uvicorn protocol: hand every message to a callback as it arrives."""
 
+ABORT = "jacws.abort"
+"""The ASGI scope extension of jacws's uvicorn protocol: drop the TCP connection at once."""
+
 
 class _SocketTransport:
     """The hub's :class:`~jacws.hub.Transport` over a raw ASGI websocket ``send``."""
 
-    __slots__ = ("_send", "send_nowait")
+    __slots__ = ("_send", "abort", "send_nowait")
 
-    def __init__(self, send: Send, send_nowait: Callable[[bytes], bool] | None) -> None:
+    def __init__(
+        self, send: Send, send_nowait: Callable[[bytes], bool] | None, abort: Callable[[], None] | None
+    ) -> None:
         self._send = send
         self.send_nowait = send_nowait
+        self.abort = abort
 
     async def send(self, data: bytes) -> None:
         await self._send({"type": "websocket.send", "text": data.decode()})
@@ -203,20 +224,16 @@ class _WebSocketEndpoint:
         if message["type"] != "websocket.connect":
             return
         hub = self.runtime.hub
-        if len(hub.connections) >= hub.limits.max_connections:
+        if len(hub.connections) + hub.handshakes >= hub.limits.max_connections:
             await _refuse(scope, send, 503, "this server is full; try again later")
             return
-        header = None
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                header = value.decode("latin-1")
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        channel_id = (query.get("channel_id") or [None])[0]
-        claims = self.runtime.claims_or_none(header) if header else None
-        await send({"type": "websocket.accept"})
-        extensions = scope.get("extensions") or {}
-        conn = hub.connect(_SocketTransport(send, extensions.get(SEND_NOWAIT)), claims, channel_id)
+        hub.handshakes += 1
+        try:
+            conn = await self._accept(scope, send)
+        finally:
+            hub.handshakes -= 1
         handle = hub.handle_frame
+        extensions = scope.get("extensions") or {}
         set_receiver = extensions.get(SET_RECEIVER)
         if set_receiver is not None:  # messages then skip the receive queue; receive() reports the end
             set_receiver(lambda frame: handle(conn, frame))
@@ -230,6 +247,20 @@ class _WebSocketEndpoint:
                     break
         finally:
             hub.disconnect(conn)
+
+    async def _accept(self, scope: Scope, send: Send) -> Connection:
+        hub = self.runtime.hub
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                header = value.decode("latin-1")
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        channel_id = (query.get("channel_id") or [None])[0]
+        claims = self.runtime.claims_or_none(header) if header else None
+        await send({"type": "websocket.accept"})
+        extensions = scope.get("extensions") or {}
+        transport = _SocketTransport(send, extensions.get(SEND_NOWAIT), extensions.get(ABORT))
+        return hub.connect(transport, claims, channel_id)
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -302,9 +333,11 @@ def create_app(runtime: Runtime) -> JacWSApp:
         except ClientError as error:
             return _error(error)
         email, password = body.get("email"), body.get("password")
-        user = store.get_user_by_email(email) if isinstance(email, str) else None
-        valid = user is not None and isinstance(password, str)
-        if valid and user is not None and await runtime.in_thread(hasher.verify, user.password_hash, str(password)):
+        user = await runtime.in_thread(store.get_user_by_email, email) if isinstance(email, str) else None
+        # An unknown email still costs one hash check, so timing does not tell which emails exist.
+        password_hash = user.password_hash if user is not None else _dummy_hash()
+        verified = await runtime.in_thread(hasher.verify, password_hash, str(password))
+        if user is not None and isinstance(password, str) and verified:
             token = tokens.issue(user.id, user.email, user.root_id)
             root_hex = user.root_id.removeprefix("n::")
             return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
@@ -319,7 +352,7 @@ def create_app(runtime: Runtime) -> JacWSApp:
             claims = tokens.verify(bearer_token(request.headers.get("authorization")))
         except InvalidToken as error:
             return _json(401, {"error": f"not logged in: {error}", "code": "auth_required"})
-        tokens.revoke(claims)
+        await runtime.in_thread(tokens.revoke, claims)
         hub.revoke(claims.jti)
         return _json(200, {"message": "Successfully Logged Out!"})
 
@@ -380,7 +413,10 @@ def create_app(runtime: Runtime) -> JacWSApp:
             session = GraphSession(store, root_id)
             notifier = HubNotifier(hub, None)
             timeout = runtime.settings.limits.walker_timeout
-            reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
+            try:
+                reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
+            finally:
+                notifier.active = False
         except InvalidToken as error:
             return _json(401, {"type": "walker", "error": f"invalid token: {error}", "code": "auth_required"})
         except ClientError as error:

@@ -13,6 +13,7 @@ import asyncio
 import enum
 import itertools
 import logging
+import secrets
 import threading
 import time
 import urllib.error
@@ -20,6 +21,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -118,7 +120,7 @@ class WalkerCall:
         """
         try:
             return self.future.result(timeout)
-        except TimeoutError:
+        except (TimeoutError, FutureTimeout):  # the same class from Python 3.11 on, not before
             raise TimeoutError(f"no answer to walker {self.walker} within {timeout} s") from None
 
     def done(self) -> bool:
@@ -278,8 +280,10 @@ class Client:
         try:
             opened.result(self.timeout)
         except Exception as error:
+            self._task.cancel()
             self._set_state(ClientState.CLOSED)
-            raise JacWSError(f"client {self.name} could not connect to {self.ws_url}: {error}") from None
+            reason = "no connection event in time" if isinstance(error, (TimeoutError, FutureTimeout)) else error
+            raise JacWSError(f"client {self.name} could not connect to {self.ws_url}: {reason}") from None
         return self
 
     def close(self, timeout: float | None = None) -> None:
@@ -339,8 +343,9 @@ class Client:
                     if not opened.done():
                         self._set_state(ClientState.OPEN)
                         opened.set_result(None)
-                if isinstance(data, dict) and "id" in data and data["id"] in self._calls:
-                    call = self._calls.pop(data["id"])
+                request_id = data.get("id") if message.kind in ("response", "error") else None
+                if isinstance(request_id, str) and request_id in self._calls:
+                    call = self._calls.pop(request_id)
                     call.answered_at = message.received_at
                     self._answered.append(call)
                     call.future.set_result(data)
@@ -396,7 +401,7 @@ class Client:
         With ``response=True`` (the default here) the event carries an ``id`` and the
         returned :class:`WalkerCall` completes with the answer; ``.result()`` waits for it.
         """
-        request_id = f"{self.name}-{next(self._call_ids)}" if response else None
+        request_id = f"{self.name}-{next(self._call_ids)}-{secrets.token_hex(4)}" if response else None
         event: dict[str, Any] = {"type": "walker", "walker": walker, "context": context, "response": response}
         if node is not None:
             event["node"] = node

@@ -10,11 +10,11 @@ The tree::
     │   ├── AuthRequired           auth_required: the walker needs a logged-in user
     │   ├── Forbidden              forbidden: no access to a node or a publish target
     │   ├── WalkerFailed           walker_error: the walker raised
-    │   ├── RateLimited            rate_limited: too many messages
-    │   └── TooLarge               too_large: too many ids in one event
+    │   ├── RateLimited            rate_limited: too many messages or queued walker events
+    │   ├── TooLarge               too_large: too many ids in one event
+    │   └── InternalError          internal_error: a bug in jacws (logged; the connection stays open)
     ├── SpecsError                 a walker's ``__specs__`` is wrong (raised at class creation)
     ├── UserExists                 registering an email twice
-    ├── InvalidCredentials         wrong email or password
     ├── InvalidToken               a JWT that is malformed, expired, revoked or forged
     ├── InvalidTarget              a notify call named a malformed root id
     ├── NotInWalker                ``socket.notify_*`` called outside a running walker
@@ -32,7 +32,7 @@ __all__ = [
     "AuthRequired",
     "ClientError",
     "Forbidden",
-    "InvalidCredentials",
+    "InternalError",
     "InvalidEvent",
     "InvalidJSON",
     "InvalidTarget",
@@ -135,16 +135,19 @@ class TooLarge(ClientError):
     http_status = 413
 
 
+class InternalError(ClientError):
+    """jacws itself failed on this message; the details are in the server log, never on the wire."""
+
+    code = "internal_error"
+    http_status = 500
+
+
 class SpecsError(JacWSError, TypeError):
     """A walker's ``__specs__`` has an unknown name or a wrong value."""
 
 
 class UserExists(JacWSError):
     """A user with this email is already registered."""
-
-
-class InvalidCredentials(JacWSError):
-    """The email or password is wrong."""
 
 
 class InvalidToken(JacWSError):

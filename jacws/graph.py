@@ -364,6 +364,17 @@ class GraphSession:
 
     def commit(self) -> None:
         """Write new, changed and deleted nodes and edges to the store."""
+        changes = self.take_changes()
+        if changes is not None:
+            self.store.save_graph(*changes)
+
+    def take_changes(
+        self,
+    ) -> tuple[list[NodeRecord], list[EdgeRecord], list[str], list[str]] | None:
+        """What changed since loading or the last call, as ``save_graph`` arguments (None if nothing).
+
+        Cheap and store-free, so it can run on the loop and leave the write to a thread.
+        """
         with self._lock:
             nodes: list[NodeRecord] = []
             for node in self._nodes.values():
@@ -384,11 +395,13 @@ class GraphSession:
                             )
                         )
                         edge._snapshot = dumped
-            if nodes or edges or self._deleted_nodes or self._deleted_edges:
-                self.store.save_graph(nodes, edges, sorted(self._deleted_nodes), sorted(self._deleted_edges))
+            deleted_nodes, deleted_edges = sorted(self._deleted_nodes), sorted(self._deleted_edges)
             self._new.clear()
             self._deleted_nodes.clear()
             self._deleted_edges.clear()
+            if nodes or edges or deleted_nodes or deleted_edges:
+                return nodes, edges, deleted_nodes, deleted_edges
+            return None
 
     def _forget_edge(self, edge: Edge) -> None:
         if edge.id in self._new:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .auth import Claims
-from .errors import ClientError, Forbidden, InvalidTarget, RateLimited
+from .errors import ClientError, Forbidden, InternalError, InvalidTarget, RateLimited
 from .graph import GraphSession, Node
 from .protocol import (
     PUBLIC_ROOT_ID,
@@ -66,9 +66,12 @@ class Transport(Protocol):
 
     ``send_nowait`` is the fast path: write one text frame at once if the socket can take
     it without waiting, and say whether it did; None where the server offers no such path.
+    ``abort`` drops the TCP connection at once (for a peer that will not read our close
+    frame); None where the server offers no such thing.
     """
 
     send_nowait: Callable[[bytes], bool] | None
+    abort: Callable[[], None] | None
 
     async def send(self, data: bytes) -> None:
         """Send one text frame (UTF-8 JSON); may wait while the peer is not reading."""
@@ -87,7 +90,10 @@ class Limits:
     closed with 1008.
 
     ``max_connections`` caps this process's sockets (further handshakes get HTTP 503);
-    ``walker_timeout`` stops a walker that runs longer (``walker_error``).
+    ``walker_timeout`` stops a walker that runs longer (``walker_error``);
+    ``max_queued_walkers`` caps one connection's walker events waiting to run (``rate_limited``);
+    ``close_timeout`` is how long a close frame may wait for a peer that does not read
+    before the connection is dropped.
     """
 
     max_frame_bytes: int = 1 << 20
@@ -99,6 +105,8 @@ class Limits:
     rate_grace_seconds: float = 1.0
     max_connections: int = 10_000
     walker_timeout: float | None = 60.0
+    max_queued_walkers: int = 100
+    close_timeout: float = 3.0
 
 
 PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
@@ -250,7 +258,11 @@ class Connection:
 
     async def _send_close(self, code: int, reason: str) -> None:
         try:
-            await self.transport.close(code, reason)
+            await asyncio.wait_for(self.transport.close(code, reason), self.hub.limits.close_timeout)
+        except asyncio.TimeoutError:  # the peer does not read: not even our close frame
+            abort = self.transport.abort
+            if abort is not None:
+                abort()
         except Exception:  # the peer is already gone
             log.debug("close of %s failed", self.client_id, exc_info=True)
 
@@ -271,6 +283,11 @@ class Connection:
             self._writer = None
 
     def _queue_walker(self, event: WalkerEvent) -> None:
+        limit = self.hub.limits.max_queued_walkers
+        if len(self._walker_events) >= limit:
+            error = RateLimited(f"too many walker events waiting on this connection (the limit is {limit})")
+            self.send_message(error.to_wire("walker", event.id))
+            return
         self._walker_events.append(event)
         if self._walker_task is None:
             self._walker_task = asyncio.create_task(self._run_walkers(), name=f"jacws-walkers-{self.client_id}")
@@ -284,7 +301,12 @@ class Connection:
         loop = asyncio.get_running_loop()
         while self.state is ConnectionState.OPEN:
             while events:
-                await self.hub.run_walker_event(self, events.popleft())
+                event = events.popleft()
+                try:
+                    await self.hub.run_walker_event(self, event)
+                except Exception:  # a bug of ours: answer it, log it, keep serving this connection
+                    log.exception("walker event of %s failed", self.client_id)
+                    self.send_message(InternalError("internal error; see the server log").to_wire("walker", event.id))
             self._walker_idle = loop.create_future()
             await self._walker_idle
             self._walker_idle = None
@@ -334,6 +356,7 @@ class Hub:
         self.limits = limits or Limits()
         self.policy = policy
         self.connections: dict[str, Connection] = {}
+        self.handshakes = 0  # handshakes in progress, counted against max_connections
         self.by_root: dict[str, dict[str, Connection]] = {}
         self.by_channel: dict[str, dict[str, Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -430,6 +453,9 @@ class Hub:
             self.dispatch(conn, event)
         except ClientError as error:
             conn.send_message(error.to_wire())
+        except Exception:  # a bug of ours, or of a policy callable: never the traceback, never the connection
+            log.exception("event of %s failed", conn.client_id)
+            conn.send_message(InternalError("internal error; see the server log").to_wire())
 
     def dispatch(self, conn: Connection, event: Event) -> None:
         """Carry out one parsed client event.
@@ -472,9 +498,12 @@ class Hub:
             cls = self.registry.for_socket(event.walker, conn.anonymous)
             session = GraphSession(self.store, conn.root_id)
             notifier = HubNotifier(self, conn)
-            reports = await run_walker(
-                cls, event.context, session, notifier, self.executor, event.node, self.limits.walker_timeout
-            )
+            try:
+                reports = await run_walker(
+                    cls, event.context, session, notifier, self.executor, event.node, self.limits.walker_timeout
+                )
+            finally:
+                notifier.active = False  # an ability still running after a timeout notifies no one
         except ClientError as error:
             conn.send_message(error.to_wire("walker", event.id))
             return
@@ -525,12 +554,10 @@ class Hub:
 
     def on_relayed(self, message: Relayed) -> None:
         """Deliver a message another process relayed, to this process's connections only."""
-        if message.kind == "user":
-            self.deliver(self._user_targets(message.ids), message.data)
-        elif message.kind == "channel":
-            self.deliver(self._channel_targets(message.ids), message.data)
-        elif message.kind == "client":
-            self.deliver(self._client_targets(message.ids), message.data)
+        targets = {"user": self._user_targets, "channel": self._channel_targets, "client": self._client_targets}
+        find = targets.get(message.kind)
+        if find is not None:
+            self.deliver(find(message.ids), message.data)
         elif message.kind == "revoke":
             for jti in message.ids:
                 self.revoke_local(jti)
@@ -580,23 +607,28 @@ class HubNotifier:
     def __init__(self, hub: Hub, conn: Connection | None) -> None:
         self.hub = hub
         self.conn = conn
+        self.active = True  # set False when the walker ends: late calls (after a timeout) are dropped
 
     def notify_self(self, data: Any) -> None:
         """Send ``data`` to the connection running the walker; a no-op over REST."""
         if self.conn is not None:
-            self.hub.call_soon(self.conn.enqueue, encode(data))
+            self._send(self.conn.enqueue, encode(data))
 
     def notify_users(self, roots: Iterable[Any], data: Any) -> None:
         """Send ``data`` to every connection of these users (roots or root ids)."""
-        self.hub.call_soon(self.hub.deliver_users, _root_ids(_ids_or_nodes(roots)), encode(data))
+        self._send(self.hub.deliver_users, _root_ids(_ids_or_nodes(roots)), encode(data))
 
     def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to every connection on these channels."""
-        self.hub.call_soon(self.hub.deliver_channels, _ids(channel_ids, "notify_channels"), encode(data))
+        self._send(self.hub.deliver_channels, _ids(channel_ids, "notify_channels"), encode(data))
 
     def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to these connections."""
-        self.hub.call_soon(self.hub.deliver_clients, _ids(client_ids, "notify_clients"), encode(data))
+        self._send(self.hub.deliver_clients, _ids(client_ids, "notify_clients"), encode(data))
+
+    def _send(self, deliver: Callable[..., Any], *args: Any) -> None:
+        if self.active:
+            self.hub.call_soon(deliver, *args)
 
 
 def _ids_or_nodes(roots: Iterable[Any]) -> Iterable[Any]:

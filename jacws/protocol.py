@@ -28,8 +28,6 @@ __all__ = [
     "WalkerEvent",
     "connection_message",
     "encode",
-    "error_message",
-    "is_root_id",
     "new_channel_id",
     "new_client_id",
     "new_edge_id",
@@ -61,11 +59,6 @@ def new_node_id() -> str:
 def new_edge_id() -> str:
     """A fresh ``"e::<24 hex>"`` edge id."""
     return "e::" + secrets.token_hex(12)
-
-
-def is_root_id(value: object) -> bool:
-    """Whether ``value`` is a node id in the ``n::`` or bare 24-hex form."""
-    return isinstance(value, str) and _NODE_ID.fullmatch(value) is not None
 
 
 def normalize_node_id(value: object) -> str:
@@ -317,8 +310,3 @@ def walker_response(reports: Any, request_id: Any = None) -> dict[str, Any]:
     if request_id is not None:
         message["id"] = request_id
     return message
-
-
-def error_message(error: ClientError, kind: str = "error", request_id: Any = None) -> dict[str, Any]:
-    """An error in the single wire shape."""
-    return error.to_wire(kind, request_id)

@@ -140,7 +140,10 @@ class RedisRelay(Relay):
                     except ValueError:
                         log.warning("ignored a malformed relay message")
                         continue
-                    self.received(relayed)
+                    try:
+                        self.received(relayed)
+                    except Exception:  # a delivery bug must not end the subscription
+                        log.exception("relayed message could not be delivered")
                 raise ConnectionError("subscription ended")
             except asyncio.CancelledError:
                 raise

@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from .app import SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
+from .app import ABORT, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
 from .hub import Hub
@@ -62,6 +62,7 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
     - ``jacws.set_receiver(callback)`` hands every later message straight to ``callback``
       from ``data_received``, instead of queueing it for ``receive()`` and pausing and
       resuming the transport around each one. ``receive()`` then only reports the disconnect.
+    - ``jacws.abort()`` drops the TCP connection at once.
 
     Everything else, the handshake, control frames and closing, is uvicorn's.
     """
@@ -81,6 +82,11 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
             extensions = scope.setdefault("extensions", {})
             extensions[SEND_NOWAIT] = self.send_nowait
             extensions[SET_RECEIVER] = self.set_receiver
+            extensions[ABORT] = self.abort
+
+    def abort(self) -> None:
+        """Drop the TCP connection now (a peer that does not even read our close frame)."""
+        self.transport.abort()
 
     def send_nowait(self, data: bytes) -> bool:
         """Write one text frame now if that needs no waiting; whether it was written."""
@@ -263,14 +269,20 @@ class Server:
         sock = bind_socket(self.settings.host, self.settings.port)
         self.port = sock.getsockname()[1]
         self.state = ServerState.STARTING
-        settings = self.settings.with_changes(port=self.port)
-        self.runtime = Runtime(settings, self.walkers)
-        self._uvicorn = UvicornServer(uvicorn_config(create_app(self.runtime), settings), self.runtime.hub)
+        try:
+            settings = self.settings.with_changes(port=self.port)
+            self.runtime = Runtime(settings, self.walkers)
+            self._uvicorn = UvicornServer(uvicorn_config(create_app(self.runtime), settings), self.runtime.hub)
+        except BaseException:
+            sock.close()
+            self.state, self.port, self.runtime = ServerState.STOPPED, None, None
+            raise
         self._error = None
         self._thread = threading.Thread(target=self._run, args=(sock,), name=f"jacws-server-{self.port}", daemon=True)
         self._thread.start()
         ready = self._uvicorn.ready
         if not ready.wait(timeout) or self._error is not None:
+            self._uvicorn.should_exit = True
             self._thread.join(timeout)
             self.state = ServerState.STOPPED
             self.port = None

@@ -22,7 +22,7 @@ from .errors import UserExists
 from .graph import EdgeRecord, NodeRecord
 from .protocol import PUBLIC_ROOT_ID, encode
 
-__all__ = ["SQLiteStore", "Store", "User", "open_store"]
+__all__ = ["SQLiteStore", "Store", "User", "context_from_json", "context_to_json", "open_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +198,7 @@ class SQLiteStore(Store):
     def load_node(self, node_id: str) -> NodeRecord | None:
         with self._lock:
             row = self._db.execute("SELECT id, root_id, type, context FROM nodes WHERE id = ?", (node_id,)).fetchone()
-        return NodeRecord(row[0], row[1], row[2], _loads(row[3])) if row else None
+        return NodeRecord(row[0], row[1], row[2], context_from_json(row[3])) if row else None
 
     def load_out_edges(self, root_id: str, node_id: str) -> list[EdgeRecord]:
         with self._lock:
@@ -207,7 +207,7 @@ class SQLiteStore(Store):
                 "WHERE root_id = ? AND source = ? ORDER BY seq",
                 (root_id, node_id),
             ).fetchall()
-        return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], _loads(r[5])) for r in rows]
+        return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], context_from_json(r[5])) for r in rows]
 
     def save_graph(
         self,
@@ -221,13 +221,14 @@ class SQLiteStore(Store):
             try:
                 self._db.executemany(
                     "INSERT INTO nodes (id, root_id, type, context) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, context = excluded.context",
-                    [(n.id, n.root_id, n.type, _dumps(n.context)) for n in nodes],
+                    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, context = excluded.context "
+                    "WHERE nodes.root_id = excluded.root_id",  # never another user's node
+                    [(n.id, n.root_id, n.type, context_to_json(n.context)) for n in nodes],
                 )
                 self._db.executemany(
                     "INSERT INTO edges (id, root_id, type, source, target, context) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET context = excluded.context",
-                    [(e.id, e.root_id, e.type, e.source, e.target, _dumps(e.context)) for e in edges],
+                    "ON CONFLICT (id) DO UPDATE SET context = excluded.context WHERE edges.root_id = excluded.root_id",
+                    [(e.id, e.root_id, e.type, e.source, e.target, context_to_json(e.context)) for e in edges],
                 )
                 self._db.executemany("DELETE FROM edges WHERE id = ?", [(i,) for i in deleted_edges])
                 self._db.executemany(
@@ -244,11 +245,13 @@ class SQLiteStore(Store):
             self._db.close()
 
 
-def _dumps(context: dict[str, Any]) -> bytes:
+def context_to_json(context: dict[str, Any]) -> bytes:
+    """An archetype's field values as stored (UTF-8 JSON)."""
     return encode(context)
 
 
-def _loads(blob: bytes | str) -> dict[str, Any]:
+def context_from_json(blob: bytes | str) -> dict[str, Any]:
+    """Stored field values back as a dict (an empty one if the stored value is not an object)."""
     value = orjson.loads(blob)
     return value if isinstance(value, dict) else {}
 

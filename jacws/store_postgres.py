@@ -11,14 +11,13 @@ import secrets
 import time
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from .errors import UserExists
 from .graph import EdgeRecord, NodeRecord
-from .protocol import PUBLIC_ROOT_ID, encode
-from .store import Store, User
+from .protocol import PUBLIC_ROOT_ID
+from .store import Store, User, context_from_json, context_to_json
 
 __all__ = ["PostgresStore"]
 
@@ -57,12 +56,7 @@ _NOW = "EXTRACT(EPOCH FROM clock_timestamp())"  # the database's clock: one cloc
 
 
 def _json(context: dict[str, Any]) -> str:
-    return encode(context).decode()
-
-
-def _loads(text: str | bytes) -> dict[str, Any]:
-    value = orjson.loads(text)
-    return value if isinstance(value, dict) else {}
+    return context_to_json(context).decode()
 
 
 class PostgresStore(Store):
@@ -143,7 +137,7 @@ class PostgresStore(Store):
             row = db.execute(
                 "SELECT id, root_id, type, context::text FROM jacws_nodes WHERE id = %s", (node_id,)
             ).fetchone()
-        return NodeRecord(row[0], row[1], row[2], _loads(row[3])) if row else None
+        return NodeRecord(row[0], row[1], row[2], context_from_json(row[3])) if row else None
 
     def load_out_edges(self, root_id: str, node_id: str) -> list[EdgeRecord]:
         with self._pool.connection() as db:
@@ -152,7 +146,7 @@ class PostgresStore(Store):
                 "WHERE root_id = %s AND source = %s ORDER BY seq",
                 (root_id, node_id),
             ).fetchall()
-        return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], _loads(r[5])) for r in rows]
+        return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], context_from_json(r[5])) for r in rows]
 
     def save_graph(
         self,
@@ -165,14 +159,16 @@ class PostgresStore(Store):
             if nodes:
                 cursor.executemany(
                     "INSERT INTO jacws_nodes (id, root_id, type, context) VALUES (%s, %s, %s, %s::jsonb) "
-                    "ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, context = EXCLUDED.context",
+                    "ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, context = EXCLUDED.context "
+                    "WHERE jacws_nodes.root_id = EXCLUDED.root_id",  # never another user's node
                     [(n.id, n.root_id, n.type, _json(n.context)) for n in nodes],
                 )
             if edges:
                 cursor.executemany(
                     "INSERT INTO jacws_edges (id, root_id, type, source, target, context) "
                     "VALUES (%s, %s, %s, %s, %s, %s::jsonb) "
-                    "ON CONFLICT (id) DO UPDATE SET context = EXCLUDED.context",
+                    "ON CONFLICT (id) DO UPDATE SET context = EXCLUDED.context "
+                    "WHERE jacws_edges.root_id = EXCLUDED.root_id",
                     [(e.id, e.root_id, e.type, e.source, e.target, _json(e.context)) for e in edges],
                 )
             if deleted_edges:

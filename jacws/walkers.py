@@ -198,7 +198,7 @@ class Walker:
         cls.__jacws_abilities__ = tuple(_collect_abilities(cls))
         registry.register(cls)
 
-    def __init__(self, **fields: Any) -> None:
+    def __init__(self, /, **fields: Any) -> None:
         """Build a walker from field values (validated as a REST body would be).
 
         Raises:
@@ -273,19 +273,16 @@ class WalkerRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._walkers: dict[str, type[Walker]] = {}
-        self.version = 0
 
     def register(self, cls: type[Walker]) -> None:
         """Add or replace ``cls`` under its class name."""
         with self._lock:
             self._walkers[cls.__name__] = cls
-            self.version += 1
 
     def unregister(self, name: str) -> None:
         """Remove a walker by name (no error if absent)."""
         with self._lock:
-            if self._walkers.pop(name, None) is not None:
-                self.version += 1
+            self._walkers.pop(name, None)
 
     def get(self, name: str) -> type[Walker] | None:
         """The walker class of that name, or None."""
@@ -430,9 +427,9 @@ async def run_walker(
         Forbidden: ``node_id`` is not in the caller's graph.
         WalkerFailed: an ability raised, the time limit passed, or a report cannot be serialised.
     """
-    walker = cls(**fields)
     token = _current_notifier.set(notifier)
     try:
+        walker = cls(**fields)
         if timeout is None:
             await _walk(walker, session, executor, node_id)
         else:
@@ -474,16 +471,13 @@ async def _within(seconds: float, body: Coroutine[Any, Any, None]) -> None:
 async def _walk(walker: Walker, session: GraphSession, executor: Executor, node_id: str | None) -> None:
     loop = asyncio.get_running_loop()
     walker.root = session.root()
-    walker._queue.append(session.get_node(node_id) if node_id else walker.root)
+    # Store reads and writes happen in a thread: a database round trip never holds up the loop.
+    start = await loop.run_in_executor(executor, session.get_node, node_id) if node_id else walker.root
+    walker._queue.append(start)
     await _traverse(walker, loop, executor)
-    if _has_sync(type(walker)):
-        await loop.run_in_executor(executor, session.commit)
-    else:
-        session.commit()
-
-
-def _has_sync(cls: type[Walker]) -> bool:
-    return any(not a.is_async for a in cls.__jacws_abilities__)
+    changes = session.take_changes()
+    if changes is not None:
+        await loop.run_in_executor(executor, session.store.save_graph, *changes)
 
 
 async def _traverse(walker: Walker, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:

@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +253,12 @@ class ClientCard(w.VBox):  # type: ignore[misc]
             lambda _: self._guard(self._send_targets, "client", self.client_ids, self.client_data)
         )
 
-        tokens = [("anonymous", "")] + [(p.name, p.token) for p in self.peers if p.token]
-        self.change_token = w.Dropdown(options=tokens, description="become")
+        # The widget holds labels and indexes only: tokens stay in Python, out of saved widget state.
+        self._identities: list[tuple[str, str | None, str | None]] = [("anonymous", None, None)] + [
+            (p.name, p.token, p.email) for p in self.peers if p.token
+        ]
+        options = [(label, index) for index, (label, _, _) in enumerate(self._identities)]
+        self.change_token = w.Dropdown(options=options, value=0, description="become")
         self.change_send = w.Button(description="change user")
         self.change_send.on_click(lambda _: self._guard(self._change_user))
 
@@ -291,7 +296,7 @@ class ClientCard(w.VBox):  # type: ignore[misc]
     def _guard(self, action: Callable[..., Any], *args: Any) -> None:
         try:
             action(*args)
-        except (JacWSError, ValueError, TimeoutError) as error:
+        except (JacWSError, ValueError, TimeoutError, FutureTimeout) as error:
             self.status.value = f"<span style='color:#dc3545'>{html.escape(str(error))}</span>"
         else:
             self.status.value = ""
@@ -317,9 +322,8 @@ class ClientCard(w.VBox):  # type: ignore[misc]
         getattr(self.client, kind)(ids, data)
 
     def _change_user(self) -> None:
-        token = self.change_token.value or None
-        label = self.change_token.label
-        self.client.change_user(token, email=None if token is None else label)
+        _, token, email = self._identities[self.change_token.value]
+        self.client.change_user(token, email=email)
         self._render_header()
 
     # -- applying updates --------------------------------------------------------------

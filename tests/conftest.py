@@ -66,9 +66,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     postgres.remove()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    """Debian's Chromium, headless, driven by Playwright (no browser download).
+
+    Module scope: Playwright's sync API keeps an event loop running on the main thread while
+    it is open, which would break the asyncio.run of later tests.
+    """
     assert Path(CHROMIUM).exists(), "chromium is not installed: apt-get install -y chromium"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:

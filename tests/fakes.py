@@ -12,6 +12,7 @@ class RecordingTransport:
     """A transport that records what is sent; ``hold()`` makes it stop "reading"."""
 
     send_nowait = None  # the hub's queued path only; the fast path is tested over real sockets
+    abort = None
 
     def __init__(self) -> None:
         self.sent: list[Any] = []

@@ -615,3 +615,10 @@ def test_the_app_works_over_plain_asgi_without_jacws_extensions() -> None:
         uv.should_exit = True
         thread.join(TIMEOUT)
     assert not thread.is_alive()
+
+
+def test_a_context_naming_self_is_just_an_unknown_field_and_the_socket_goes_on(server: Server) -> None:
+    with WS(server.ws_url) as ws:
+        ws.send({"type": "walker", "walker": "t_echo", "context": {"self": 1, "value": 3}, "response": True})
+        assert ws.recv() == {"status": 200, "reports": [{"value": 3, "label": "x"}]}
+        assert ws.call("t_echo", value=4)["reports"] == [{"value": 4, "label": "x"}]

@@ -86,9 +86,10 @@ def test_two_pages_exchange_every_kind_of_message(chromium: Browser, server: Ser
 
     member.screenshot(path=str(ARTIFACTS / "browser-member.png"), full_page=True)
 
-    # change_user back to anonymous
+    # log out: the token is revoked, and the open socket turns anonymous
     member.get_by_test_id("logout").click()
     expect(member.get_by_test_id("root-id")).to_have_text(PUBLIC_ROOT_ID, timeout=WAIT)
+    expect(member.get_by_test_id("auth-status")).to_contain_text("token is revoked")
 
     guest.screenshot(path=str(ARTIFACTS / "browser-guest.png"), full_page=True)
     assert errors == []  # no script errors in either page

@@ -145,3 +145,18 @@ def test_a_server_stop_shows_as_closed_1001_and_reconnect_works_after_a_restart(
 def test_connecting_to_nothing_raises_a_clear_error() -> None:
     with pytest.raises(JacWSError, match="could not connect"):
         Client("ws://127.0.0.1:1/websocket", timeout=2)
+
+
+def test_a_peer_cannot_break_or_answer_a_clients_walker_calls(server: Server) -> None:
+    victim = server.client(channel_id="spoof")
+    attacker = server.client()
+    try:
+        pending = victim.walker("t_slow", seconds=0.5)
+        attacker.channel(["spoof"], {"id": [1], "status": 200, "reports": []})  # unhashable id
+        attacker.channel(["spoof"], {"status": 200, "reports": ["fake"], "id": "guest-1"})  # a guessed id
+        assert victim.wait_for(lambda m: m.get("reports") == ["fake"]) is not None
+        assert pending.result()["reports"] == ["slept"]  # the real answer, not the spoof
+        assert victim.state is ClientState.OPEN
+    finally:
+        victim.close()
+        attacker.close()

@@ -14,6 +14,7 @@ CODES = {
     "WalkerFailed": "walker_error",
     "RateLimited": "rate_limited",
     "TooLarge": "too_large",
+    "InternalError": "internal_error",
 }
 
 

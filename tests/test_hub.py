@@ -258,3 +258,59 @@ def test_rate_limit_drops_answers_once_then_closes_with_1008_if_it_persists() ->
         assert [m for m in transport.sent[10:] if m.get("code") == "rate_limited"] == []
 
     run(scenario)
+
+
+def test_a_policy_that_raises_is_answered_internal_error_and_the_connection_goes_on() -> None:
+    def broken(conn: Connection, event: Any) -> bool:
+        raise RuntimeError("policy bug with /secret/path")
+
+    async def scenario() -> None:
+        hub = make_hub(policy=broken)
+        conn, transport = connect(hub, "room")
+        hub.handle_frame(conn, frame({"type": "channel", "channel_ids": ["room"], "data": {}}))
+        hub.handle_frame(conn, frame({"type": "connection"}))
+        sent = await transport.wait_for(3)
+        assert sent[1] == {"type": "error", "error": "internal error; see the server log", "code": "internal_error"}
+        assert sent[2]["type"] == "connection"
+
+    run(scenario)
+
+
+def test_walker_events_beyond_the_queue_limit_are_refused_with_their_id() -> None:
+    async def scenario() -> None:
+        hub = make_hub(Limits(max_queued_walkers=2))
+        conn, transport = connect(hub)
+        for n in range(4):  # all four arrive before any starts: two wait, two are too many
+            event = {"type": "walker", "walker": "t_slow", "context": {"seconds": 0.05}, "response": True, "id": n}
+            hub.handle_frame(conn, frame(event))
+        sent = await transport.wait_for(5)
+        refused = [m for m in sent if m.get("code") == "rate_limited"]
+        message = "too many walker events waiting on this connection (the limit is 2)"
+        assert refused == [{"type": "walker", "error": message, "code": "rate_limited", "id": n} for n in (2, 3)]
+        assert sorted(m["id"] for m in sent if m.get("status") == 200) == [0, 1]
+
+    import sample_walkers  # noqa: F401 - t_slow
+
+    run(scenario)
+
+
+def test_a_close_frame_the_peer_never_reads_ends_in_an_abort() -> None:
+    class Stuck(RecordingTransport):
+        aborted = False
+
+        async def close(self, code: int, reason: str = "") -> None:
+            await asyncio.Event().wait()  # the peer never reads: the close frame never leaves
+
+        def abort_now(self) -> None:
+            self.aborted = True
+
+    async def scenario() -> None:
+        hub = make_hub(Limits(close_timeout=0.1))
+        transport = Stuck()
+        transport.abort = transport.abort_now  # type: ignore[attr-defined]
+        conn = hub.connect(transport, None, "room")
+        conn.close(1008, "slow consumer")
+        await conn.closed()
+        assert transport.aborted
+
+    run(scenario)

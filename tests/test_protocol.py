@@ -18,8 +18,6 @@ from jacws.protocol import (
     WalkerEvent,
     connection_message,
     encode,
-    error_message,
-    is_root_id,
     new_client_id,
     new_node_id,
     normalize_node_id,
@@ -38,9 +36,8 @@ def test_ids_have_the_documented_forms() -> None:
 
 def test_root_ids_are_accepted_in_both_forms() -> None:
     assert normalize_node_id(HEX) == normalize_node_id("n::" + HEX) == "n::" + HEX
-    assert is_root_id(PUBLIC_ROOT_ID) and is_root_id(HEX)
+    assert normalize_node_id(PUBLIC_ROOT_ID) == PUBLIC_ROOT_ID
     for bad in ["n::short", "N::" + HEX, HEX + "0", 5, None]:
-        assert not is_root_id(bad)
         with pytest.raises(ValueError):
             normalize_node_id(bad)
 
@@ -115,7 +112,7 @@ def test_server_messages_have_the_wire_shapes() -> None:
     assert walker_response([1]) == {"status": 200, "reports": [1]}
     assert walker_response([], "q") == {"status": 200, "reports": [], "id": "q"}
     error = InvalidEvent("bad", [{"loc": ["x"], "msg": "m"}])
-    assert error_message(error, "walker", 4) == {
+    assert error.to_wire("walker", 4) == {
         "type": "walker",
         "error": "bad",
         "code": "invalid_event",

@@ -134,3 +134,13 @@ def test_replace_false_keeps_earlier_servers_and_the_next_start_replaces_them_al
         assert first.state is ServerState.STOPPED and second.state is ServerState.STOPPED
     finally:
         third.stop()
+
+
+def test_a_failed_setup_leaves_the_handle_stopped_and_the_port_free() -> None:
+    server = Server(Settings(port=0, db="mysql://nowhere/db"))
+    with pytest.raises(ValueError, match="mysql"):
+        server.start()
+    assert server.state is ServerState.STOPPED and server.port is None
+    server.settings = Settings(port=0)
+    server.start()
+    server.stop()

@@ -119,3 +119,11 @@ def test_open_store_picks_the_backend_from_the_location() -> None:
     assert isinstance(memory, SQLiteStore) and memory.path == ":memory:"
     with pytest.raises(ValueError, match="mongodb"):
         open_store("mongodb://localhost")
+
+
+def test_saving_a_node_never_overwrites_another_users_node(store: Store) -> None:
+    mine, theirs = "n::" + "11" * 12, "n::" + "22" * 12
+    node = NodeRecord("n::" + "ab" * 12, theirs, "Note", {"t": "theirs"})
+    store.save_graph([node], [], [], [])
+    store.save_graph([NodeRecord(node.id, mine, "Note", {"t": "hijacked"})], [], [], [])
+    assert store.load_node(node.id) == node
