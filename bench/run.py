@@ -74,7 +74,14 @@ class ServerProcess:
             ]
         # The benchmarks' publishers send far above jacws's default per-connection rate
         # limit (1000 messages/s), which the baseline does not have: lift it for a fair race.
-        env = {**os.environ, "JACWS_RATE_PER_SECOND": "1000000", "JACWS_RATE_BURST": "1000000"}
+        # The slow-consumer scenario's stalled client reads again only after the run (about 5 s);
+        # a longer close timeout lets it still see its 1008 instead of being dropped unread.
+        env = {
+            **os.environ,
+            "JACWS_RATE_PER_SECOND": "1000000",
+            "JACWS_RATE_BURST": "1000000",
+            "JACWS_CLOSE_TIMEOUT": "30",
+        }
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 30
         while True:

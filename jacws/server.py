@@ -21,6 +21,8 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from .app import ABORT, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
@@ -50,6 +52,10 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover - uvloop is absent on Windows
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+_last_frame = threading.local()
+"""Per loop thread: the last payload sent through :meth:`FastSendProtocol.send_nowait` and its frame."""
 
 
 class FastSendProtocol(WebSocketsSansIOProtocol):
@@ -89,7 +95,12 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
         self.transport.abort()
 
     def send_nowait(self, data: bytes) -> bool:
-        """Write one text frame now if that needs no waiting; whether it was written."""
+        """Write one text frame now if that needs no waiting; whether it was written.
+
+        A server's frames are not masked and jacws turns compression off, so a message's
+        frame is the same bytes for every recipient: it is built once per fan-out (the last
+        payload's frame is remembered per loop thread) instead of once per socket.
+        """
         if (
             not self.writable.is_set()
             or not self.handshake_complete
@@ -98,8 +109,16 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
             or self.transport.is_closing()
         ):
             return False
-        self.conn.send_text(data)
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        conn = self.conn
+        if conn.extensions or conn.state is not State.OPEN:
+            conn.send_text(data)
+            self.transport.write(b"".join(conn.data_to_send()))
+            return True
+        memo = _last_frame.__dict__
+        if memo.get("data") is not data:
+            memo["data"] = data
+            memo["frame"] = Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+        self.transport.write(memo["frame"])
         return True
 
     def set_receiver(self, callback: Callable[[str | bytes], None]) -> None:

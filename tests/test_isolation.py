@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -122,3 +124,26 @@ def test_a_flooding_client_is_answered_rate_limited_then_closed_with_1008(rate_l
                 flooder.recv()
         assert flooder.ws.close_code == 1008 and flooder.ws.close_reason == "rate limit exceeded"
         bystander.barrier()
+
+
+def test_a_client_that_never_reads_again_is_dropped_after_the_close_timeout() -> None:
+    server = Server(Settings(port=0).with_changes(max_backlog_messages=20, close_timeout=0.5)).start()
+    try:
+        stalled = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        stalled.sendall(
+            f"GET /websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        assert b"101" in stalled.recv(200)  # handshake accepted; from now on it reads nothing
+        (connection,) = server.snapshot()["connections"]
+        for _ in range(200):  # far more than its backlog and every buffer on the way
+            server.notify_clients([connection["client_id"]], {"pad": "x" * 50_000})
+        deadline = time.monotonic() + 10
+        while server.snapshot()["connections"]:
+            assert time.monotonic() < deadline, "the stalled client is still connected"
+            time.sleep(0.05)
+        stalled.close()
+    finally:
+        server.stop()
