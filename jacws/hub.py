@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .auth import Claims
-from .errors import ClientError, Forbidden, InternalError, InvalidTarget, RateLimited
+from .errors import ClientError, Forbidden, InternalError, InvalidTarget, RateLimited, WalkerFailed
 from .graph import GraphSession, Node
 from .protocol import (
     PUBLIC_ROOT_ID,
@@ -138,6 +138,7 @@ class Connection:
         "_limited_since",
         "_outbox",
         "_outbox_bytes",
+        "_timed_out",
         "_walker_events",
         "_walker_idle",
         "_walker_task",
@@ -166,6 +167,7 @@ class Connection:
         self._walker_events: deque[WalkerEvent] = deque()
         self._walker_task: asyncio.Task[None] | None = None
         self._walker_idle: asyncio.Future[None] | None = None
+        self._timed_out = False
         self._allowance = float(hub.limits.rate_burst)
         self._last_frame = hub.clock()
         self._limited_since: float | None = None
@@ -299,17 +301,35 @@ class Connection:
         # it costs far less than creating a task per walker event.
         events = self._walker_events
         loop = asyncio.get_running_loop()
+        running = self.hub.running_walkers
         while self.state is ConnectionState.OPEN:
             while events:
                 event = events.popleft()
+                running[self] = loop.time()  # the hub's watchdog enforces the time limit
                 try:
                     await self.hub.run_walker_event(self, event)
+                except asyncio.CancelledError:
+                    if not self._timed_out:
+                        raise
+                    self._timed_out = False
+                    _uncancel()
+                    limit = f"{self.hub.limits.walker_timeout:g}"
+                    error = WalkerFailed(f"walker {event.walker} failed: it timed out after {limit} s")
+                    self.send_message(error.to_wire("walker", event.id))
                 except Exception:  # a bug of ours: answer it, log it, keep serving this connection
                     log.exception("walker event of %s failed", self.client_id)
                     self.send_message(InternalError("internal error; see the server log").to_wire("walker", event.id))
+                finally:
+                    running.pop(self, None)
             self._walker_idle = loop.create_future()
             await self._walker_idle
             self._walker_idle = None
+
+    def _time_out(self) -> None:
+        """Stop the walker running now: its task is cancelled and answers ``walker_error``."""
+        if self._walker_task is not None and not self._timed_out:
+            self._timed_out = True
+            self._walker_task.cancel()
 
     def _forget(self) -> None:
         self.state = ConnectionState.CLOSED
@@ -357,6 +377,8 @@ class Hub:
         self.policy = policy
         self.connections: dict[str, Connection] = {}
         self.handshakes = 0  # handshakes in progress, counted against max_connections
+        self.running_walkers: dict[Connection, float] = {}  # when each connection's current walker started
+        self._watchdog: asyncio.Task[None] | None = None
         self.by_root: dict[str, dict[str, Connection]] = {}
         self.by_channel: dict[str, dict[str, Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -366,9 +388,23 @@ class Hub:
     # -- connections ---------------------------------------------------------------
 
     def bind_loop(self) -> None:
-        """Remember the running loop; notify calls from other threads are sent to it."""
+        """Remember the running loop (notify calls from other threads are sent to it); start the watchdog."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        if self.limits.walker_timeout is not None and self._watchdog is None:
+            self._watchdog = self._loop.create_task(self._watch_walkers(self.limits.walker_timeout))
+
+    async def _watch_walkers(self, limit: float) -> None:
+        # One timer for the whole server instead of one per walker call: every so often, stop
+        # the walkers that have run longer than the limit (precise to a quarter of it, at most 1 s).
+        assert self._loop is not None
+        period = min(1.0, max(0.02, limit / 4))
+        while True:
+            await asyncio.sleep(period)
+            now = self._loop.time()
+            for conn, started in list(self.running_walkers.items()):
+                if now - started > limit:
+                    conn._time_out()
 
     def connect(self, transport: Transport, claims: Claims | None, channel_id: str | None = None) -> Connection:
         """Register a new connection and queue its connection event."""
@@ -429,6 +465,9 @@ class Hub:
         self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5
     ) -> None:
         """Close every connection with ``code`` and wait (up to ``timeout``) for the close frames."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         conns = list(self.connections.values())
         for conn in conns:
             conn.close(code, reason)
@@ -499,9 +538,7 @@ class Hub:
             session = GraphSession(self.store, conn.root_id)
             notifier = HubNotifier(self, conn)
             try:
-                reports = await run_walker(
-                    cls, event.context, session, notifier, self.executor, event.node, self.limits.walker_timeout
-                )
+                reports = await run_walker(cls, event.context, session, notifier, self.executor, event.node)
             finally:
                 notifier.active = False  # an ability still running after a timeout notifies no one
         except ClientError as error:
@@ -570,6 +607,14 @@ class Hub:
             fn(*args)
         else:
             self._loop.call_soon_threadsafe(fn, *args)
+
+
+def _uncancel() -> None:
+    """Clear the cancellation a walker timeout used, so the task goes on (Python 3.11+ counts them)."""
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
 
 
 def _discard(index: dict[str, dict[str, Connection]], key: str, client_id: str) -> None:
