@@ -101,8 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret=args.secret,
         policy=args.policy,
         redis_url=args.redis_url,
-        log_level=args.log_level or "info",
+        log_level=args.log_level,
     )
+    if args.log_level is None and "JACWS_LOG_LEVEL" not in os.environ:
+        settings = settings.with_changes(log_level="info")  # a server says what it does by default
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     try:
         settings = _check_deployment(settings, args.workers)

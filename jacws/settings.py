@@ -96,6 +96,8 @@ def load_or_create_secret(db: str | None) -> tuple[str, str]:
     For a file database the secret is kept in ``<db>.secret`` (owner-only permissions)
     so tokens survive a restart; otherwise a new one is generated for this run.
     """
+    if db and db.startswith("sqlite:///"):
+        db = db[len("sqlite:///") :]
     if not db or db == ":memory:" or "://" in db:
         return new_secret(), "generated for this run"
     path = Path(db).with_name(Path(db).name + ".secret")

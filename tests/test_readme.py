@@ -27,3 +27,17 @@ def test_the_example_runs() -> None:
     assert example is not None
     result = subprocess.run([sys.executable, "-c", example.group(1)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_api_example_defines_a_working_walker() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    api = next(block for block in blocks if "class post(Walker)" in block)
+    driver = (
+        "\nimport jacws\n"
+        "with jacws.start() as server:\n"
+        "    client = server.client(user='readme@example.com')\n"
+        "    answer = client.walker('post', text='hi').result()\n"
+        "    assert answer['reports'][0]['context'] == {'text': 'hi', 'likes': 0}, answer\n"
+    )
+    result = subprocess.run([sys.executable, "-c", api + driver], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

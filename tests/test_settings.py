@@ -51,3 +51,9 @@ def test_an_in_memory_store_gets_a_fresh_secret_each_run() -> None:
     first, origin = load_or_create_secret(None)
     second, _ = load_or_create_secret(":memory:")
     assert first != second and origin == "generated for this run"
+
+
+def test_a_sqlite_url_keeps_its_secret_beside_the_file_too(tmp_path: Path) -> None:
+    secret, origin = load_or_create_secret(f"sqlite:///{tmp_path / 'url.db'}")
+    assert origin == f"generated and stored in {tmp_path / 'url.db.secret'}"
+    assert load_or_create_secret(str(tmp_path / "url.db"))[0] == secret
