@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +133,9 @@ class Runtime:
             # no public "join with a timeout".
             for thread in list(getattr(executor, "_threads", ())):
                 thread.join(max(0.0, deadline - time.monotonic()))
+        jac = sys.modules.get("jacws.jac")  # loaded only if Jac walkers were
+        if jac is not None:
+            jac.close_graph(self.store, max(0.0, deadline - time.monotonic()))
         self.store.close()
 
 

@@ -48,10 +48,10 @@ def load_walkers(path: str | Path) -> ModuleType:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jacws", description="jac-cloud WebSocket server for Python walkers")
+    parser = argparse.ArgumentParser(prog="jacws", description="jac-cloud WebSocket server for Python and Jac walkers")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the walkers in a Python file")
-    serve.add_argument("file", help="a Python file declaring walkers")
+    serve = commands.add_parser("serve", help="serve the walkers in a Python or Jac file")
+    serve.add_argument("file", help="a Python file declaring walkers, or a .jac file (needs jacws[jac])")
     serve.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1, env JACWS_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000, env JACWS_PORT)")
     serve.add_argument("--db", default=None, help="SQLite file or store URL (default: in memory, env JACWS_DB)")
@@ -106,23 +106,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_level is None and "JACWS_LOG_LEVEL" not in os.environ:
         settings = settings.with_changes(log_level="info")  # a server says what it does by default
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    jac = Path(args.file).suffix == ".jac"
     try:
-        settings = _check_deployment(settings, args.workers)
-        module = load_walkers(args.file)
+        settings = _check_deployment(settings, args.workers, jac)
+        source = _load(args.file, jac)
         sock = bind_socket(settings.host, settings.port)
     except (JacWSError, OSError, ImportError, ValueError) as error:
         print(f"jacws: {error}", file=sys.stderr)
         return 2
     _raise_open_file_limit()
     served = ", ".join(cls.__name__ for cls in registry.served()) or "no walkers"
-    log.info("serving %s from %s on http://%s:%d", served, module.__file__, settings.host, settings.port)
+    log.info("serving %s from %s on http://%s:%d", served, source, settings.host, settings.port)
     if args.workers > 1:
         return _supervise(settings, sock, args.workers)
     _serve(settings, sock)
     return 0
 
 
-def _check_deployment(settings: Settings, workers: int) -> Settings:
+def _load(file: str, jac: bool) -> str:
+    """Load the walkers of a Python or Jac file; return the file's path."""
+    if jac:
+        from .jac import load_jac
+
+        load_jac(file)
+        return str(Path(file).resolve())
+    return str(load_walkers(file).__file__)
+
+
+def _check_deployment(settings: Settings, workers: int, jac: bool = False) -> Settings:
     """Refuse settings that cannot work; settle the token secret every process must share.
 
     Raises:
@@ -131,6 +142,10 @@ def _check_deployment(settings: Settings, workers: int) -> Settings:
     shared_store = settings.db is not None and settings.db not in ("", ":memory:")
     if workers < 1:
         raise ValueError("--workers must be at least 1")
+    if workers > 1 and jac:
+        raise ValueError(
+            "Jac walkers run in one process: jaclang caches its graph in the process that serves it (drop --workers)"
+        )
     if workers > 1 and not settings.redis_url:
         raise ValueError(
             "--workers > 1 needs --redis-url (or JACWS_REDIS_URL): each process knows only its own "

@@ -180,8 +180,10 @@ class Walker:
     here: Node | None
     root: Root | None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if abstract:  # a base for other walkers (e.g. jacws.jac's), not a walker itself
+            return
         name = cls.__name__
         cls.__jacws_specs__ = Specs.from_class(name, cls.__dict__.get("__specs__"))
         fields = archetype_fields(cls)
@@ -249,6 +251,10 @@ class Walker:
     def fields(self) -> dict[str, Any]:
         """The walker's field values."""
         return {name: getattr(self, name) for name in type(self).__jacws_fields__}
+
+    async def _jacws_walk(self, session: GraphSession, executor: Executor, node_id: str | None) -> None:
+        """Walk the caller's graph from its root (or ``node_id``); filling :attr:`reports`."""
+        await _walk(self, session, executor, node_id)
 
 
 def _collect_abilities(cls: type[Walker]) -> list[Ability]:
@@ -431,9 +437,9 @@ async def run_walker(
     try:
         walker = cls(**fields)
         if timeout is None:
-            await _walk(walker, session, executor, node_id)
+            await walker._jacws_walk(session, executor, node_id)
         else:
-            await _within(timeout, _walk(walker, session, executor, node_id))
+            await _within(timeout, walker._jacws_walk(session, executor, node_id))
         return orjson.Fragment(encode(walker.reports))
     except WalkerTimedOut:
         raise WalkerFailed(f"walker {cls.__name__} failed: it timed out after {timeout:g} s") from None

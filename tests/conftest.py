@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,17 @@ CHROMIUM_ARGS = [  # headless as root, and no calls home (the network here is cl
 ]
 
 load_walkers(ROOT / "examples" / "chat.py")
+
+JAC = sys.version_info >= (3, 12) and importlib.util.find_spec("jaclang") is not None
+"""jaclang is here: the Jac tests run (test_jac_env.py runs them from older Pythons, in a venv of their own)."""
+if JAC and os.environ.get("JACWS_TWINS") == "jac":
+    # The seed's chat walkers and the twin-marked tests' walkers, written in Jac, replace the Python ones.
+    from jacws.jac import load_jac
+
+    load_jac(ROOT / "examples" / "chat.jac")
+    load_jac(ROOT / "tests" / "jac_twins.jac")
+
+collect_ignore = [] if JAC else ["test_jac.py"]
 
 
 @pytest.fixture(scope="session")

@@ -178,6 +178,7 @@ def test_change_user_moves_user_event_delivery(server: Server, users: dict[str, 
 # -- walkers over the socket ----------------------------------------------------------------------
 
 
+@pytest.mark.twin
 def test_walker_with_response_true_answers_reports_and_echoes_id(server: Server) -> None:
     with WS(server.ws_url) as ws:
         ws.walker("t_echo", request_id="req-1", value="7", label="seven")
@@ -186,6 +187,7 @@ def test_walker_with_response_true_answers_reports_and_echoes_id(server: Server)
         assert ws.recv() == {"status": 200, "reports": [{"value": 1, "label": "x"}]}
 
 
+@pytest.mark.twin
 def test_walker_with_response_false_sends_nothing_but_its_notifications(server: Server) -> None:
     with WS(server.ws_url) as ws:
         ws.walker("t_echo", response=False, value=1)
@@ -197,6 +199,7 @@ def test_walker_with_response_false_sends_nothing_but_its_notifications(server: 
         quiet(ws)
 
 
+@pytest.mark.twin
 @pytest.mark.parametrize("walker", ["t_progress", "t_async_progress"])
 def test_notify_self_messages_arrive_before_the_response(server: Server, walker: str) -> None:
     with WS(server.ws_url) as ws:
@@ -212,6 +215,7 @@ def test_walker_runs_on_the_callers_root(server: Server, users: dict[str, Any]) 
         assert anonymous.call("t_whoami")["reports"] == [PUBLIC_ROOT_ID]
 
 
+@pytest.mark.twin
 def test_auth_walker_refuses_anonymous_and_accepts_users(server: Server, users: dict[str, Any]) -> None:
     with WS(server.ws_url) as anonymous, WS(server.ws_url, token=token(users, "alice")) as alice:
         anonymous.walker("t_private_note", request_id="a")
@@ -227,6 +231,7 @@ def test_auth_walker_refuses_anonymous_and_accepts_users(server: Server, users: 
         assert note["context"] == {"text": "hello", "likes": 0} and note["id"].startswith("n::")
 
 
+@pytest.mark.twin
 def test_auth_false_walker_accepts_logged_in_sockets(server: Server, users: dict[str, Any]) -> None:
     with WS(server.ws_url, token=token(users, "alice")) as alice:
         assert alice.call("t_echo", value=3)["status"] == 200
@@ -241,6 +246,7 @@ def test_unknown_and_rest_only_walkers_answer_unknown_walker(server: Server, nam
         ws.barrier()  # still usable
 
 
+@pytest.mark.twin
 def test_walker_field_errors_name_the_field(server: Server) -> None:
     with WS(server.ws_url) as ws:
         ws.walker("t_echo", request_id=1, label="no value")
@@ -252,6 +258,7 @@ def test_walker_field_errors_name_the_field(server: Server) -> None:
         assert wrong["details"][0]["loc"] == ["value"] and "value" in wrong["error"]
 
 
+@pytest.mark.twin
 def test_walker_that_raises_answers_walker_error_without_traceback(server: Server) -> None:
     with WS(server.ws_url) as ws, WS(server.ws_url) as bystander:
         ws.walker("t_boom", request_id="b")
@@ -332,6 +339,7 @@ def test_walker_defined_while_the_server_runs_is_live_and_redefinition_replaces_
 # -- notify from walkers ----------------------------------------------------------------------------
 
 
+@pytest.mark.twin
 @pytest.mark.parametrize("walker", ["t_notify", "t_async_notify"])
 def test_walker_notify_calls_reach_users_channels_and_clients(
     server: Server, users: dict[str, Any], walker: str
@@ -353,6 +361,7 @@ def test_walker_notify_calls_reach_users_channels_and_clients(
         quiet(bob, guest, caller)
 
 
+@pytest.mark.twin
 def test_notify_users_with_a_malformed_id_is_a_walker_error_naming_it(server: Server) -> None:
     with WS(server.ws_url) as ws:
         answer = ws.call("t_notify", kind="users", ids=["n::nope"], data={})
@@ -426,6 +435,7 @@ def test_frame_over_the_size_limit_closes_with_1009(server: Server) -> None:
         bystander.barrier()
 
 
+@pytest.mark.twin
 def test_no_error_message_carries_a_traceback_or_path(server: Server) -> None:
     frames = ["{", "[]", '{"type": 1}', '{"type": "walker", "walker": "t_boom", "response": true}']
     with WS(server.ws_url) as ws:
@@ -455,6 +465,7 @@ def test_register_login_and_duplicate_and_malformed_registrations(server: Server
         assert unknown.status_code == 400
 
 
+@pytest.mark.twin
 def test_rest_walker_call_validates_fields_and_serves_only_listed_methods(server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
         assert http.post("/walker/t_echo", json={"value": 4}).json() == {
@@ -490,6 +501,7 @@ def test_rest_walker_on_a_node_and_forbidden_on_another_users_node(server: Serve
         assert stolen.status_code == 403 and stolen.json()["code"] == "forbidden"
 
 
+@pytest.mark.twin
 def test_rest_walker_notifies_sockets_and_notify_self_is_a_no_op(server: Server) -> None:
     with WS(server.ws_url, channel_id="rest-room") as ws, httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
         answer = http.post("/walker/t_notify", json={"kind": "channels", "ids": ["rest-room"], "data": {"via": "rest"}})
@@ -499,6 +511,7 @@ def test_rest_walker_notifies_sockets_and_notify_self_is_a_no_op(server: Server)
         quiet(ws)
 
 
+@pytest.mark.twin
 def test_rest_walker_that_raises_has_no_traceback(server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
         answer = http.post("/walker/t_boom")
@@ -506,6 +519,7 @@ def test_rest_walker_that_raises_has_no_traceback(server: Server) -> None:
         assert answer.json() == {"type": "walker", "error": "walker t_boom failed: ValueError", "code": "walker_error"}
 
 
+@pytest.mark.twin
 def test_walker_catalogue_lists_served_walkers_with_typed_fields(server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
         walkers = {w["name"]: w for w in http.get("/walkers").json()["walkers"]}

@@ -11,6 +11,8 @@ from support import TIMEOUT, WS, quiet
 
 from jacws.server import Server
 
+pytestmark = pytest.mark.twin  # run again on the seed's own Jac file (examples/chat.jac)
+
 CHAT = {"type": "chat", "data": {"message": "string"}}
 
 

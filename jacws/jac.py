@@ -1,0 +1,491 @@
+"""Jac walkers: a ``.jac`` file's walkers join the registry and run on each user's own Jac root.
+
+Needs the ``jac`` extra (jaclang, Python 3.12 or newer), imported only when Jac is loaded:
+``import jacws`` never imports jaclang. A loaded Jac walker is a :class:`~jacws.Walker` like
+any other (its ``has`` fields and ``__specs__`` drive the same routes, events, catalogue and
+validation); only its walk differs: it runs inside jaclang, on the caller's Jac root.
+
+jaclang keeps one unit of work per process, shared by every request, so Jac walkers run one
+at a time on a thread of their own (``jacws-jac``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import importlib.util
+import logging
+import re
+import sys
+import tempfile
+import threading
+import uuid
+import weakref
+from collections.abc import Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import pydantic
+
+from .errors import Forbidden, InvalidTarget, JacWSError
+from .graph import GraphSession
+from .protocol import normalize_node_id
+from .walkers import Notifier, Walker, _current_notifier
+
+__all__ = ["JacGraph", "JacLoadError", "JacUnavailable", "JacWalker", "close_graph", "load_jac"]
+
+log = logging.getLogger("jacws.jac")
+
+MISSING_MESSAGE = 'Jac walkers need the jac extra on Python 3.12 or newer: pip install "jacws[jac]"'
+_MEMORY = "jacws-memory"  # the base path that asks for an in-memory SQLite graph
+_ROOT_MARK = "6a616377"  # "jacw": the last 8 hex digits of a jacws user's Jac root UUID
+_SHORT_ID = re.compile(r"(?:n::)?[0-9a-f]{24}")
+_LONG_ID = re.compile(r"(?:[ne]::)?([0-9a-f]{32})")
+
+
+class JacUnavailable(JacWSError, ImportError):
+    """jaclang is not installed (or this Python is older than 3.12)."""
+
+
+class JacLoadError(JacWSError):
+    """A Jac file does not compile or import."""
+
+
+# -- jaclang, loaded once --------------------------------------------------------------------
+
+_load_lock = threading.Lock()
+_jac: Any = None  # jaclang's runtime interface, once loaded
+_thread: ThreadPoolExecutor | None = None
+_active: contextvars.ContextVar[JacGraph] = contextvars.ContextVar("jacws_jac_graph")
+
+
+def _runtime() -> Any:
+    """jaclang's runtime, with jacws's hooks installed.
+
+    Raises:
+        JacUnavailable: jaclang is missing or cannot run on this Python.
+    """
+    global _jac
+    if _jac is not None:
+        return _jac
+    with _load_lock:
+        if _jac is None:
+            if sys.version_info < (3, 12):
+                raise JacUnavailable(f"{MISSING_MESSAGE} (this is Python {sys.version_info[0]}.{sys.version_info[1]})")
+            try:
+                import jaclang  # noqa: F401  # installs the .jac importer
+                from jaclang.jac0core.runtime import JacRuntime, hookimpl, plugin_manager
+            except ImportError as error:
+                raise JacUnavailable(MISSING_MESSAGE) from error
+            plugin_manager.register(_make_hooks(hookimpl), name="jacws")
+            _jac = JacRuntime
+    return _jac
+
+
+def _jac_thread() -> Executor:
+    global _thread
+    with _load_lock:
+        if _thread is None:
+            _thread = ThreadPoolExecutor(1, thread_name_prefix="jacws-jac")
+        return _thread
+
+
+def _make_hooks(hookimpl: Any) -> object:
+    """jaclang plugin hooks, active only while a jacws walker runs."""
+
+    class JacWSHooks:
+        def log_report(self, expr: Any, custom: bool = False) -> bool | None:
+            # jaclang prints every report to stdout; a server must not. The rest is jaclang's own.
+            if _active.get(None) is None:
+                return None
+            from jaclang.jac0core.osp_kernel import _current_scope, osp_report
+
+            if custom:
+                _jac.get_context().custom = expr
+            elif _current_scope() is not None:
+                osp_report(expr)
+            return True
+
+        def get_persistent_memory(self, config: dict[str, Any]) -> Any:
+            # jaclang enforces ownership only on persisted nodes: an in-memory graph gets an
+            # in-memory SQLite database, so that ownership holds there too.
+            if config.get("base_path") != _MEMORY:
+                return None
+            from jaclang.runtimelib.memory import SqliteMemory
+
+            return SqliteMemory(path=":memory:")
+
+        def get_object(self, id: Any) -> Any:
+            # `&(id)` on the ids jacws hands out: n::<24 hex> is a user's root; other users'
+            # nodes are refused. None lets jaclang answer (e.g. "root", unknown ids).
+            graph = _active.get(None)
+            if graph is None or not isinstance(id, str):
+                return None
+            return graph.resolve(id.strip())
+
+    for name in ("log_report", "get_persistent_memory", "get_object"):
+        setattr(JacWSHooks, name, hookimpl(getattr(JacWSHooks, name)))
+    return JacWSHooks()
+
+
+# -- ids ------------------------------------------------------------------------------------
+
+
+def root_uuid(root_id: str) -> uuid.UUID:
+    """The UUID of the Jac root of the jacws user ``root_id`` (``n::<24 hex>``)."""
+    return uuid.UUID(normalize_node_id(root_id)[3:] + _ROOT_MARK)
+
+
+def jacws_root_id(anchor_id: uuid.UUID) -> str | None:
+    """The jacws root id of a Jac root UUID made by :func:`root_uuid`, else None."""
+    text = anchor_id.hex
+    return "n::" + text[:24] if text.endswith(_ROOT_MARK) else None
+
+
+def public_id(archetype: Any) -> str:
+    """The id a client sees: ``n::<24 hex>`` for a user's root, else ``n::``/``e::`` and jaclang's ``jid``.
+
+    ``&(id)`` in a Jac walker takes any of these forms, and the bare hex.
+    """
+    anchor = archetype.__jac__
+    root_id = jacws_root_id(anchor.id)
+    if root_id is not None:
+        return root_id
+    kind = type(anchor).__name__
+    prefix = "e::" if kind == "EdgeAnchor" else "n::" if kind == "NodeAnchor" else ""
+    return prefix + str(anchor.id.hex)
+
+
+def to_json(value: Any) -> Any:
+    """``value`` with Jac archetypes made plain: nodes and edges as ``{"id", "context"}``."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    if hasattr(value, "__jac__") and dataclasses.is_dataclass(value):
+        context = {
+            f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")
+        }
+        return {"id": public_id(value), "context": context}
+    return value
+
+
+# -- one store's Jac graph --------------------------------------------------------------------
+
+
+class JacGraph:
+    """The Jac graph kept beside one jacws store: in memory, or in jaclang's SQLite file.
+
+    Every method runs on the ``jacws-jac`` thread.
+
+    Args:
+        base_path: directory under which jaclang keeps ``.jac/data/<name>.db``; ``None`` for memory.
+        target: the file whose stem names the database (jaclang's choice of name).
+    """
+
+    def __init__(self, base_path: str | None, target: str | None) -> None:
+        jac = _runtime()
+        from jaclang.runtimelib.context import ExecutionContext
+
+        self._context_class = ExecutionContext
+        self.context = ExecutionContext(base_path_dir=base_path or _MEMORY, full_target_path=target or "memory.jac")
+        self._jac = jac
+
+    def root_anchor(self, root_id: str) -> Any:
+        """The Jac root of jacws user ``root_id``, made (and committed) on first use."""
+        from jaclang.jac0core.archetype import NodeAnchor, Root
+
+        anchor_id = root_uuid(root_id)
+        anchor = self.context.mem.get(anchor_id)
+        if isinstance(anchor, NodeAnchor):
+            return anchor
+        token = self._jac.push_request_context(self.context)
+        try:
+            anchor = Root().__jac__
+            anchor.id = anchor_id
+            self._jac.save(anchor)  # persistent, as jaclang's own server saves a user's root
+            self._jac.commit(anchor)
+        finally:
+            self._jac.reset_request_context(token)
+        return anchor
+
+    def resolve(self, text: str) -> Any:
+        """What ``&(text)`` means in a jacws walker (None: let jaclang decide).
+
+        Raises:
+            Forbidden: the node belongs to another user.
+        """
+        if _SHORT_ID.fullmatch(text):
+            return self.root_anchor(text).archetype
+        match = _LONG_ID.fullmatch(text)
+        if match is None:
+            return None
+        anchor = self.context.mem.get(uuid.UUID(match.group(1)))
+        if anchor is None:
+            return None
+        if jacws_root_id(anchor.id) is None and not self._jac.check_read_access(anchor):
+            raise Forbidden(f"node {text} is not in your graph")
+        return anchor.archetype
+
+    def run(self, walker_class: type, fields: dict[str, Any], root_id: str, node_id: str | None) -> list[Any]:
+        """Spawn ``walker_class(**fields)`` on the user's root (or ``node_id``), commit, return its reports."""
+        jac = self._jac
+        request = self._context_class(_parent=self.context)
+        root = self.root_anchor(root_id)
+        request.user_root = root
+        request.entry_node = root
+        token = jac.push_request_context(request)
+        active = _active.set(self)
+        try:
+            start = root.archetype if node_id is None else self._start_node(node_id)
+            walker = walker_class(**fields)
+            jac.spawn(walker, start)
+            jac.commit()
+            return [to_json(report) for report in walker.reports]
+        except BaseException:
+            self.context.mem.abort()
+            raise
+        finally:
+            _active.reset(active)
+            jac.reset_request_context(token)
+
+    def _start_node(self, node_id: str) -> Any:
+        archetype = self.resolve(node_id)
+        if archetype is None:
+            raise Forbidden(f"node {node_id} is not in your graph")
+        if archetype.__jac__.id != self._jac.get_context().user_root.id and jacws_root_id(archetype.__jac__.id):
+            raise Forbidden(f"node {node_id} is not in your graph")
+        return archetype
+
+    def close(self) -> None:
+        """Write back and close jaclang's storage."""
+        self.context.close()
+
+
+_graphs: weakref.WeakKeyDictionary[object, JacGraph] = weakref.WeakKeyDictionary()
+
+
+def _graph_location(store: object) -> tuple[str | None, str | None]:
+    path = str(getattr(store, "path", "") or "")
+    if not path or path == ":memory:":
+        if type(store).__name__ == "SQLiteStore":
+            return None, None  # in memory, like the store
+        return str(Path.cwd()), str(Path.cwd() / "jacws.jac")  # another backend: a file here
+    file = Path(path).resolve()
+    return str(file.parent), str(file)
+
+
+def graph_for(store: object) -> JacGraph:
+    """The Jac graph of ``store`` (call on the Jac thread); made on first use."""
+    graph = _graphs.get(store)
+    if graph is None:
+        graph = JacGraph(*_graph_location(store))
+        _graphs[store] = graph
+    return graph
+
+
+def close_graph(store: object, wait: float = 5.0) -> None:
+    """Write back and close ``store``'s Jac graph, if it has one (waits ``wait`` s for a running walker)."""
+    thread = _thread
+    if thread is None or store not in _graphs:
+        return
+
+    def close() -> None:
+        graph = _graphs.pop(store, None)
+        if graph is not None:
+            graph.close()
+
+    try:
+        thread.submit(close).result(timeout=wait or None)
+    except TimeoutError:
+        log.warning("a Jac walker still runs; its graph is closed when it ends")
+
+
+# -- walkers ---------------------------------------------------------------------------------
+
+
+class _JacNotifier:
+    """Passes ``socket.notify_*`` on, turning Jac roots and nodes into what jacws sends."""
+
+    def __init__(self, inner: Notifier) -> None:
+        self.inner = inner
+
+    def notify_self(self, data: dict[str, Any]) -> None:
+        self.inner.notify_self(to_json(data))
+
+    def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None:
+        if isinstance(roots, str) or hasattr(roots, "__jac__"):
+            raise InvalidTarget("notify_users takes a list of roots or root ids, not a single one")
+        self.inner.notify_users([_root_id(root) for root in roots], to_json(data))
+
+    def notify_channels(self, channel_ids: Iterable[str], data: dict[str, Any]) -> None:
+        self.inner.notify_channels(channel_ids, to_json(data))
+
+    def notify_clients(self, client_ids: Iterable[str], data: dict[str, Any]) -> None:
+        self.inner.notify_clients(client_ids, to_json(data))
+
+
+def _root_id(root: Any) -> Any:
+    if not hasattr(root, "__jac__"):
+        return root
+    found = jacws_root_id(root.__jac__.id)
+    if found is None:
+        raise InvalidTarget("notify_users: that Jac node is not a user's root")
+    return found
+
+
+class JacWalker(Walker, abstract=True):
+    """A walker written in Jac: fields and specs from its Jac class, walked by jaclang."""
+
+    __jacws_jac__: ClassVar[type]
+
+    async def _jacws_walk(self, session: GraphSession, executor: Executor, node_id: str | None) -> None:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        context.run(_current_notifier.set, _JacNotifier(_current_notifier.get()))
+        self.reports = await loop.run_in_executor(
+            _jac_thread(), context.run, _run_on_graph, type(self).__jacws_jac__, self.fields, session, node_id
+        )
+
+
+def _run_on_graph(walker_class: type, fields: dict[str, Any], session: GraphSession, node_id: str | None) -> list[Any]:
+    return graph_for(session.store).run(walker_class, fields, session.root_id, node_id)
+
+
+def _adapt(jac_class: type, module: ModuleType) -> type[Walker]:
+    """A jacws walker class standing for ``jac_class``."""
+    namespace: dict[str, Any] = {
+        "__module__": module.__name__,
+        "__qualname__": jac_class.__name__,
+        "__doc__": jac_class.__doc__,
+        "__jacws_jac__": jac_class,
+    }
+    specs = jac_class.__dict__.get("__specs__")
+    if specs is not None:
+        namespace["__specs__"] = specs
+    annotations: dict[str, Any] = {}
+    for field in dataclasses.fields(jac_class):
+        if field.name.startswith("_") or field.name == "reports":
+            continue
+        annotations[field.name] = _field_type(jac_class, field, module)
+        if field.default is not dataclasses.MISSING:
+            namespace[field.name] = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            namespace[field.name] = pydantic.Field(default_factory=field.default_factory)
+    namespace["__annotations__"] = annotations
+    return type(jac_class.__name__, (JacWalker,), namespace)
+
+
+def _field_type(jac_class: type, field: dataclasses.Field[Any], module: ModuleType) -> Any:
+    if not isinstance(field.type, str):
+        return field.type
+    try:  # what typing.get_type_hints does, one field at a time
+        return eval(field.type, vars(module))  # the walker file's own annotation
+    except Exception:
+        return Any  # a type jaclang knows and Python cannot name: accept any JSON value
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_jac(
+    path: str | Path | None = None, *, source: str | None = None, name: str | None = None
+) -> list[type[Walker]]:
+    """Load a ``.jac`` file (or Jac ``source``, e.g. a notebook cell): its walkers join the registry.
+
+    Loading a file again replaces its walkers, as redefining a Python walker does.
+
+    Args:
+        path: a ``.jac`` file.
+        source: Jac source instead of a file.
+        name: the module name for ``source`` (default ``jac_cell``).
+
+    Returns:
+        The walker classes now served, in the file's order.
+
+    Raises:
+        JacUnavailable: the ``jac`` extra is not installed.
+        JacLoadError: the file does not compile or raises while importing.
+        FileNotFoundError: there is no such file.
+    """
+    if (path is None) == (source is None):
+        raise TypeError("load_jac takes a path or source=, not both")
+    _runtime()
+    if source is not None:
+        folder = Path(tempfile.mkdtemp(prefix="jacws-jac-"))
+        file = folder / f"{name or 'jac_cell'}.jac"
+        file.write_text(source, encoding="utf-8")
+    else:
+        file = Path(path).resolve()  # type: ignore[arg-type]
+        if not file.is_file():
+            raise FileNotFoundError(f"no such Jac file: {path}")
+    module = _import(file)
+    return _register(module)
+
+
+def _import(file: Path) -> ModuleType:
+    from jaclang.meta_importer import JacMetaImporter
+
+    loader = next((f for f in sys.meta_path if isinstance(f, JacMetaImporter)), None)
+    if loader is None:  # pragma: no cover - jaclang installs it on import
+        raise JacUnavailable("jaclang's .jac importer is not installed")
+    name = file.stem if file.stem.isidentifier() else "jac_walkers"
+    spec = importlib.util.spec_from_file_location(name, file, loader=loader)
+    if spec is None:  # pragma: no cover - a file location always gives a spec
+        raise JacLoadError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    if str(file.parent) not in sys.path:
+        sys.path.insert(0, str(file.parent))
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        loader.exec_module(module)
+    except Exception as error:
+        if previous is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = previous
+        raise JacLoadError(f"{file.name} did not load: {type(error).__name__}: {error}") from error
+    return module
+
+
+def _register(module: ModuleType) -> list[type[Walker]]:
+    from jaclang.jac0core.archetype import Root, WalkerArchetype
+
+    served: list[type[Walker]] = []
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and issubclass(value, WalkerArchetype) and value.__module__ == module.__name__:
+            _accept_root_trigger(value, Root)
+            served.append(_adapt(value, module))
+    return served
+
+
+def _accept_root_trigger(walker_class: type, root_type: type) -> None:
+    """Read a `` `root `` ability trigger (jac-cloud's spelling) as ``Root``.
+
+    Current jaclang compiles `` with `root entry `` to a trigger naming ``root``, the function
+    that returns the caller's root, which it then rejects; jac-cloud meant the root type.
+    """
+    from jaclang.jac0core import jaclib
+
+    abilities = [*getattr(walker_class, "_jac_entry_funcs_", ()), *getattr(walker_class, "_jac_exit_funcs_", ())]
+    for ability in abilities:
+        original = getattr(ability, "trigger_override", None)
+        if original is None or not callable(original):
+            continue
+
+        def trigger(original: Any = original) -> Any:
+            try:
+                kind = original()
+            except NameError as error:
+                if error.name == "root":
+                    return root_type
+                raise
+            return root_type if kind is jaclib.root else kind
+
+        ability.trigger_override = trigger
