@@ -13,6 +13,7 @@ from .graph import Edge, Node, Root
 from .walkers import Walker, on_entry, on_exit, registry, socket
 
 if TYPE_CHECKING:
+    from .jac import load_jac
     from .server import Server, start
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Root",
     "Server",
     "Walker",
+    "load_jac",
     "on_entry",
     "on_exit",
     "registry",
@@ -31,7 +33,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_LAZY = {"start": "server", "Server": "server"}
+_LAZY = {"start": "server", "Server": "server", "load_jac": "jac"}
 
 
 def __getattr__(name: str) -> Any:

@@ -108,8 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     jac = Path(args.file).suffix == ".jac"
     try:
-        settings = _check_deployment(settings, args.workers, jac)
+        if args.workers > 1 and jac:  # before loading jaclang, which takes a while
+            raise ValueError(
+                "Jac walkers run in one process: jaclang caches its graph in the process that serves it "
+                "(drop --workers)"
+            )
         source = _load(args.file, jac)
+        settings = _check_deployment(settings, args.workers)
         sock = bind_socket(settings.host, settings.port)
     except (JacWSError, OSError, ImportError, ValueError) as error:
         print(f"jacws: {error}", file=sys.stderr)
@@ -133,7 +138,7 @@ def _load(file: str, jac: bool) -> str:
     return str(load_walkers(file).__file__)
 
 
-def _check_deployment(settings: Settings, workers: int, jac: bool = False) -> Settings:
+def _check_deployment(settings: Settings, workers: int) -> Settings:
     """Refuse settings that cannot work; settle the token secret every process must share.
 
     Raises:
@@ -142,10 +147,6 @@ def _check_deployment(settings: Settings, workers: int, jac: bool = False) -> Se
     shared_store = settings.db is not None and settings.db not in ("", ":memory:")
     if workers < 1:
         raise ValueError("--workers must be at least 1")
-    if workers > 1 and jac:
-        raise ValueError(
-            "Jac walkers run in one process: jaclang caches its graph in the process that serves it (drop --workers)"
-        )
     if workers > 1 and not settings.redis_url:
         raise ValueError(
             "--workers > 1 needs --redis-url (or JACWS_REDIS_URL): each process knows only its own "

@@ -12,8 +12,10 @@ at a time on a thread of their own (``jacws-jac``), never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
+import functools
 import importlib.util
 import logging
 import re
@@ -33,9 +35,18 @@ import pydantic
 from .errors import Forbidden, InvalidTarget, JacWSError
 from .graph import GraphSession
 from .protocol import normalize_node_id
+from .store import SQLiteStore
 from .walkers import Notifier, Walker, _current_notifier
 
-__all__ = ["JacGraph", "JacLoadError", "JacUnavailable", "JacWalker", "close_graph", "load_jac"]
+__all__ = [
+    "JacGraph",
+    "JacLoadError",
+    "JacUnavailable",
+    "JacWalker",
+    "close_graph",
+    "load_ipython_extension",
+    "load_jac",
+]
 
 log = logging.getLogger("jacws.jac")
 
@@ -52,6 +63,10 @@ class JacUnavailable(JacWSError, ImportError):
 
 class JacLoadError(JacWSError):
     """A Jac file does not compile or import."""
+
+
+class WalkerAbandoned(Exception):
+    """Nobody waits for this run any more (time limit, server stop): its changes are dropped."""
 
 
 # -- jaclang, loaded once --------------------------------------------------------------------
@@ -76,7 +91,9 @@ def _runtime() -> Any:
             if sys.version_info < (3, 12):
                 raise JacUnavailable(f"{MISSING_MESSAGE} (this is Python {sys.version_info[0]}.{sys.version_info[1]})")
             try:
-                import jaclang  # noqa: F401  # installs the .jac importer
+                # jaclang installs its .jac importer; its serializer, imported now, registers every
+                # node class a Jac file defines later (a graph read back from a file needs them).
+                import jaclang.runtimelib.serializer  # noqa: F401
                 from jaclang.jac0core.runtime import JacRuntime, hookimpl, plugin_manager
             except ImportError as error:
                 raise JacUnavailable(MISSING_MESSAGE) from error
@@ -195,6 +212,17 @@ class JacGraph:
         self._context_class = ExecutionContext
         self.context = ExecutionContext(base_path_dir=base_path or _MEMORY, full_target_path=target or "memory.jac")
         self._jac = jac
+        self._abandoned: threading.Event | None = None
+        # jaclang commits when the outermost spawn ends; a run abandoned by then must not.
+        memory = self.context.mem
+        commit = memory.commit
+
+        def commit_unless_abandoned(*args: Any, **kwargs: Any) -> Any:
+            if self._abandoned is not None and self._abandoned.is_set():
+                raise WalkerAbandoned
+            return commit(*args, **kwargs)
+
+        memory.commit = commit_unless_abandoned
 
     def root_anchor(self, root_id: str) -> Any:
         """The Jac root of jacws user ``root_id``, made (and committed) on first use."""
@@ -232,8 +260,18 @@ class JacGraph:
             raise Forbidden(f"node {text} is not in your graph")
         return anchor.archetype
 
-    def run(self, walker_class: type, fields: dict[str, Any], root_id: str, node_id: str | None) -> list[Any]:
-        """Spawn ``walker_class(**fields)`` on the user's root (or ``node_id``), commit, return its reports."""
+    def run(
+        self,
+        walker_class: type,
+        fields: dict[str, Any],
+        root_id: str,
+        node_id: str | None,
+        abandoned: threading.Event | None = None,
+    ) -> list[Any]:
+        """Spawn ``walker_class(**fields)`` on the user's root (or ``node_id``), commit, return its reports.
+
+        A run ``abandoned`` meanwhile (its caller stopped waiting) keeps no graph change.
+        """
         jac = self._jac
         request = self._context_class(_parent=self.context)
         root = self.root_anchor(root_id)
@@ -241,18 +279,30 @@ class JacGraph:
         request.entry_node = root
         token = jac.push_request_context(request)
         active = _active.set(self)
+        self._abandoned = abandoned
         try:
             start = root.archetype if node_id is None else self._start_node(node_id)
             walker = walker_class(**fields)
             jac.spawn(walker, start)
+            if abandoned is not None and abandoned.is_set():
+                raise WalkerAbandoned
             jac.commit()
             return [to_json(report) for report in walker.reports]
         except BaseException:
-            self.context.mem.abort()
+            self._discard()
             raise
         finally:
+            self._abandoned = None
             _active.reset(active)
             jac.reset_request_context(token)
+
+    def _discard(self) -> None:
+        """Drop a failed run's changes. jaclang's abort keeps edges added to cached nodes, so the
+        cache goes too: everything committed is in the SQLite database (a memory one included)."""
+        memory = self.context.mem
+        memory.abort()
+        memory.__mem__.clear()
+        memory.put(self.context.system_root)
 
     def _start_node(self, node_id: str) -> Any:
         archetype = self.resolve(node_id)
@@ -271,12 +321,11 @@ _graphs: weakref.WeakKeyDictionary[object, JacGraph] = weakref.WeakKeyDictionary
 
 
 def _graph_location(store: object) -> tuple[str | None, str | None]:
-    path = str(getattr(store, "path", "") or "")
-    if not path or path == ":memory:":
-        if type(store).__name__ == "SQLiteStore":
-            return None, None  # in memory, like the store
-        return str(Path.cwd()), str(Path.cwd() / "jacws.jac")  # another backend: a file here
-    file = Path(path).resolve()
+    if not isinstance(store, SQLiteStore):  # a database server: a file in the working directory
+        return str(Path.cwd()), str(Path.cwd() / "jacws.jac")
+    if store.path == ":memory:":
+        return None, None  # in memory, like the store
+    file = Path(store.path).resolve()
     return str(file.parent), str(file)
 
 
@@ -301,7 +350,7 @@ def close_graph(store: object, wait: float = 5.0) -> None:
             graph.close()
 
     try:
-        thread.submit(close).result(timeout=wait or None)
+        thread.submit(close).result(timeout=max(wait, 1.0))
     except TimeoutError:
         log.warning("a Jac walker still runs; its graph is closed when it ends")
 
@@ -348,13 +397,19 @@ class JacWalker(Walker, abstract=True):
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         context.run(_current_notifier.set, _JacNotifier(_current_notifier.get()))
-        self.reports = await loop.run_in_executor(
-            _jac_thread(), context.run, _run_on_graph, type(self).__jacws_jac__, self.fields, session, node_id
-        )
+        abandoned = threading.Event()
+        run = functools.partial(_run_on_graph, type(self).__jacws_jac__, self.fields, session, node_id, abandoned)
+        try:
+            self.reports = await loop.run_in_executor(_jac_thread(), context.run, run)
+        except asyncio.CancelledError:  # the time limit passed, or the server stops: keep nothing
+            abandoned.set()
+            raise
 
 
-def _run_on_graph(walker_class: type, fields: dict[str, Any], session: GraphSession, node_id: str | None) -> list[Any]:
-    return graph_for(session.store).run(walker_class, fields, session.root_id, node_id)
+def _run_on_graph(
+    walker_class: type, fields: dict[str, Any], session: GraphSession, node_id: str | None, abandoned: threading.Event
+) -> list[Any]:
+    return graph_for(session.store).run(walker_class, fields, session.root_id, node_id, abandoned)
 
 
 def _adapt(jac_class: type, module: ModuleType) -> type[Walker]:
@@ -362,7 +417,7 @@ def _adapt(jac_class: type, module: ModuleType) -> type[Walker]:
     namespace: dict[str, Any] = {
         "__module__": module.__name__,
         "__qualname__": jac_class.__name__,
-        "__doc__": jac_class.__doc__,
+        "__doc__": _docstring(jac_class),
         "__jacws_jac__": jac_class,
     }
     specs = jac_class.__dict__.get("__specs__")
@@ -379,6 +434,13 @@ def _adapt(jac_class: type, module: ModuleType) -> type[Walker]:
             namespace[field.name] = pydantic.Field(default_factory=field.default_factory)
     namespace["__annotations__"] = annotations
     return type(jac_class.__name__, (JacWalker,), namespace)
+
+
+def _docstring(jac_class: type) -> str | None:
+    doc = jac_class.__doc__
+    if doc is None or doc.startswith(f"{jac_class.__name__}("):
+        return None  # the signature dataclasses writes when a class has no docstring
+    return doc
 
 
 def _field_type(jac_class: type, field: dataclasses.Field[Any], module: ModuleType) -> Any:
@@ -450,8 +512,21 @@ def _import(file: Path) -> ModuleType:
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = previous
+        problems = _compile_errors(file)
+        if problems:
+            raise JacLoadError(f"{file.name} does not compile: " + "; ".join(problems)) from error
         raise JacLoadError(f"{file.name} did not load: {type(error).__name__}: {error}") from error
     return module
+
+
+def _compile_errors(file: Path) -> list[str]:
+    """jaclang's compile errors for ``file``, as ``line L, col C: message``."""
+    from jaclang.jac0core.program import JacProgram
+
+    program = JacProgram()
+    with contextlib.suppress(Exception):  # the errors gathered so far still say what is wrong
+        program.compile(str(file))
+    return [str(e).replace(f"{file}, ", "") for e in program.errors_had]
 
 
 def _register(module: ModuleType) -> list[type[Walker]]:
@@ -489,3 +564,13 @@ def _accept_root_trigger(walker_class: type, root_type: type) -> None:
             return root_type if kind is jaclib.root else kind
 
         ability.trigger_override = trigger
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jacws.jac`` adds the ``%%jac`` cell magic: the cell's Jac walkers join the registry."""
+
+    def jac(line: str, cell: str) -> None:
+        walkers = load_jac(source=cell, name=line.strip() or None)
+        print("serving", ", ".join(w.__name__ for w in walkers) or "no walkers")
+
+    ipython.register_magic_function(jac, magic_kind="cell", magic_name="jac")

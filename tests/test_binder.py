@@ -12,7 +12,7 @@ BINDER = Path(__file__).resolve().parent.parent / "binder"
 
 
 def test_binder_pins_python_and_the_notebook_requirements() -> None:
-    assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (BINDER / "runtime.txt").read_text().strip() == "python-3.12"  # jaclang needs 3.12+
     requirements = (BINDER / "requirements.txt").read_text()
     assert re.search(r"^jupyter-server-proxy>=4\.2$", requirements, re.M)  # older versions had an auth hole
     for package in ("jupyterlab", "ipywidgets", "anywidget"):
@@ -22,7 +22,7 @@ def test_binder_pins_python_and_the_notebook_requirements() -> None:
 def test_post_build_is_an_executable_script_installing_the_package() -> None:
     post_build = BINDER / "postBuild"
     assert os.access(post_build, os.X_OK)
-    assert "pip install" in post_build.read_text() and "-e ." in post_build.read_text()
+    assert "pip install" in post_build.read_text() and '-e ".[jac]"' in post_build.read_text()
     check = subprocess.run(["bash", "-n", str(post_build)], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
 

@@ -1,0 +1,286 @@
+"""Jac walkers (the jac extra, Python 3.12+): the seed's own Jac file, served by jacws.
+
+Collected only where jaclang is installed; tests/test_jac_env.py runs this module (and the
+tests marked ``twin``, on the Jac twins) under Python 3.12 from older Pythons.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jac_gate import gate
+from support import TIMEOUT, WS, quiet, register_and_login
+from test_cli import Serve
+
+from jacws import registry
+from jacws.jac import JacLoadError, JacWalker, load_jac
+from jacws.protocol import PUBLIC_ROOT_ID
+from jacws.server import Server
+from jacws.settings import Settings
+
+pytestmark = pytest.mark.jac
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT_JAC = ROOT / "examples" / "chat.jac"
+CHAT = {"type": "chat", "data": {"message": "string"}}
+SEED_WALKERS = ["long_task", "send_chat_to_client", "send_chat_to_group", "send_chat_to_user"]
+
+load_jac(CHAT_JAC)
+load_jac(ROOT / "tests" / "jac_walkers.jac")
+
+
+def new_user(server: Server, name: str) -> dict[str, Any]:
+    """A user of this test alone (an empty graph)."""
+    return register_and_login(server.url, f"{name}-{threading.get_ident()}@jac.example.com")
+
+
+@pytest.fixture
+def pair(server: Server, request: pytest.FixtureRequest) -> Iterator[tuple[WS, WS]]:
+    """Two fresh users, one socket each."""
+    tag = request.node.name[:20]
+    x = WS(server.ws_url, token=new_user(server, f"x-{tag}")["token"])
+    y = WS(server.ws_url, token=new_user(server, f"y-{tag}")["token"])
+    yield x, y
+    x.close()
+    y.close()
+
+
+def test_the_jac_walkers_are_served_with_their_has_fields_and_specs(server: Server) -> None:
+    for name in [*SEED_WALKERS, "j_ref"]:
+        assert issubclass(registry.get(name), JacWalker), name  # type: ignore[arg-type]
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        walkers = {w["name"]: w for w in http.get("/walkers").json()["walkers"]}
+    to_user = walkers["send_chat_to_user"]
+    assert to_user["methods"] == ["websocket", "post"] and to_user["auth"] is True
+    assert to_user["fields"] == [
+        {"name": "root_id", "type": "str", "required": True, "schema": {"title": "Root Id", "type": "string"}}
+    ]
+    long_task = walkers["long_task"]
+    assert long_task["auth"] is False
+    assert [(f["name"], f["type"], f["default"]) for f in long_task["fields"]] == [
+        ("steps", "int", 5),
+        ("delay", "float", 0.2),
+    ]
+    assert walkers["j_ref"]["description"] == "Reports what `&(ref)` is, and what is one step beyond it."
+
+
+def test_long_task_reports_progress_with_notify_self_and_over_rest_only_answers(server: Server) -> None:
+    with WS(server.ws_url) as ws, httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        ws.walker("long_task", request_id="p", steps=2, delay=0.01)
+        progress = [ws.recv() for _ in range(3)]
+        assert progress == [
+            {"any_field": "for_progress", "progress": "0%", "status": "started"},
+            {"any_field": "for_progress", "progress": "50%", "status": "inprogress"},
+            {"any_field": "for_progress", "progress": "100%", "status": "completed"},
+        ]
+        assert ws.recv() == {"status": 200, "reports": ["done"], "id": "p"}
+        rest = http.post("/walker/long_task", json={"steps": 1, "delay": 0})
+        assert rest.json() == {"status": 200, "reports": ["done"]}
+        quiet(ws)
+
+
+def test_field_errors_name_the_has_field(server: Server, users: dict[str, Any]) -> None:
+    with WS(server.ws_url, token=users["alice"]["token"]) as alice:
+        missing = alice.call("send_chat_to_user")
+        assert missing["code"] == "invalid_event" and missing["details"][0]["loc"] == ["root_id"]
+        wrong = alice.call("long_task", steps="many")
+        assert wrong["code"] == "invalid_event" and wrong["details"][0]["loc"] == ["steps"]
+
+
+def test_ampersand_takes_every_form_of_the_ids_jacws_hands_out(pair: tuple[WS, WS]) -> None:
+    x, _ = pair
+    for ref in (x.root_id, x.root_id.removeprefix("n::")):
+        assert x.call("j_ref", ref=ref)["reports"][0] == {"id": x.root_id, "context": {}}
+    memo = x.call("j_add", text="found")["reports"][0]
+    assert memo["id"].startswith("n::") and memo["context"] == {"text": "found"}
+    for ref in (memo["id"], memo["id"].removeprefix("n::")):
+        assert x.call("j_ref", ref=ref)["reports"][0] == memo
+
+
+def test_each_user_has_a_jac_root_and_cannot_reach_another_users_nodes(pair: tuple[WS, WS]) -> None:
+    x, y = pair
+    memo = x.call("j_add", text="private")["reports"][0]
+    assert x.call("j_list")["reports"] == [[memo]]
+    assert y.call("j_list")["reports"] == [[]]
+    refused = y.call("j_ref", ref=memo["id"])
+    assert refused["code"] == "forbidden" and "not in your graph" in refused["error"]
+    # Another user's root can be named (the seed's send_chat_to_user does), but nothing beyond it is visible.
+    assert y.call("j_ref", ref=x.root_id)["reports"] == [{"id": x.root_id, "context": {}}, []]
+    assert x.call("j_ref", ref=x.root_id)["reports"] == [{"id": x.root_id, "context": {}}, [memo]]
+
+
+def test_anonymous_clients_share_the_public_root(server: Server) -> None:
+    with WS(server.ws_url) as ws:
+        assert ws.call("j_where")["reports"][1] == {"id": PUBLIC_ROOT_ID, "context": {}}
+
+
+def test_a_walker_on_the_callers_root_runs_and_on_another_root_is_forbidden(server: Server) -> None:
+    x_token, y_token = new_user(server, "on-x")["token"], new_user(server, "on-y")["token"]
+    with WS(server.ws_url, token=x_token) as x, WS(server.ws_url, token=y_token) as y:
+        x.send({"type": "walker", "walker": "j_list", "node": x.root_id, "response": True})
+        assert x.recv() == {"status": 200, "reports": [[]]}
+        x.send({"type": "walker", "walker": "j_list", "node": y.root_id, "response": True})
+        assert x.recv()["code"] == "forbidden"
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            mine = http.post(f"/walker/j_list/{x.root_id}", headers={"Authorization": f"Bearer {x_token}"})
+            theirs = http.post(f"/walker/j_list/{y.root_id}", headers={"Authorization": f"Bearer {x_token}"})
+        assert mine.json() == {"status": 200, "reports": [[]]} and theirs.status_code == 403
+
+
+def test_jac_walkers_run_one_at_a_time_on_their_own_thread_and_lose_no_update(server: Server) -> None:
+    token = new_user(server, "counter")["token"]
+    with WS(server.ws_url) as probe:
+        assert probe.call("j_where")["reports"][0] == "jacws-jac_0"
+    clients = [WS(server.ws_url, token=token) for _ in range(4)]
+    counts: list[int] = []
+
+    def count(ws: WS) -> None:
+        for _ in range(10):
+            ws.walker("j_count")
+        counts.extend(ws.recv()["reports"][0] for _ in range(10))
+
+    threads = [threading.Thread(target=count, args=(ws,)) for ws in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    for ws in clients:
+        ws.close()
+    assert sorted(counts) == list(range(1, 41))
+
+
+def test_a_jac_walker_past_the_time_limit_is_an_error_and_keeps_no_change() -> None:
+    srv = Server(Settings(port=0, ping_interval=None).with_changes(walker_timeout=0.3)).start()
+    try:
+        user = register_and_login(srv.url, "slow@example.com")
+        with WS(srv.ws_url, token=user["token"]) as ws:
+            late = ws.call("j_slow_add", text="too late", seconds=30)
+            assert late["code"] == "walker_error" and "timed out after 0.3 s" in late["error"]
+            gate.set()  # the walker ends now; the next one waits for it on the Jac thread
+            assert ws.call("j_list")["reports"] == [[]]
+            ws.call("j_slow_add", text="in time", seconds=0)
+            assert [m["context"]["text"] for m in ws.call("j_list")["reports"][0]] == ["in time"]
+    finally:
+        gate.clear()
+        srv.stop()
+
+
+def test_a_jac_walker_that_raises_keeps_no_change_and_the_next_one_runs(pair: tuple[WS, WS]) -> None:
+    x, _ = pair
+    kept = x.call("j_add", text="kept")["reports"][0]
+    failed = x.call("j_add_then_fail", text="dropped")
+    assert failed == {"type": "walker", "error": "walker j_add_then_fail failed: RuntimeError", "code": "walker_error"}
+    assert x.call("j_list")["reports"] == [[kept]]
+
+
+def test_report_does_not_print_to_the_servers_stdout(server: Server, capfd: pytest.CaptureFixture[str]) -> None:
+    load_jac(
+        source='walker j_loud {\n    can e with Root entry { print("printed-by-jac"); report "reported-by-jac"; }\n'
+        '    class __specs__ { has methods: list = ["websocket"]; has auth: bool = False; }\n}\n',
+        name="loud",
+    )
+    capfd.readouterr()
+    with WS(server.ws_url) as ws:
+        assert ws.call("j_loud")["reports"] == ["reported-by-jac"]
+    out = capfd.readouterr().out
+    assert "printed-by-jac" in out  # the capture sees the server's stdout...
+    assert "reported-by-jac" not in out  # ...and report wrote nothing there
+    registry.unregister("j_loud")
+
+
+def test_load_jac_source_adds_and_replaces_walkers_in_a_running_server(server: Server) -> None:
+    cell = (
+        "walker j_cell {\n    can e with `root entry { report %s; }\n"
+        '    class __specs__ { has methods: list = ["websocket"]; has auth: bool = False; }\n}\n'
+    )
+    with WS(server.ws_url) as ws:
+        (first,) = load_jac(source=cell % '"first"', name="cell_one")
+        assert first.__name__ == "j_cell" and ws.call("j_cell")["reports"] == ["first"]
+        load_jac(source=cell % '"second"', name="cell_two")
+        assert ws.call("j_cell")["reports"] == ["second"]
+    registry.unregister("j_cell")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("walker x {\n    has a: int\n}\n", "broken.jac does not compile: line 3, col 1: Missing ';'"),
+        ('with entry { raise ValueError("at import"); }\n', "broken.jac did not load: ValueError: at import"),
+    ],
+)
+def test_a_jac_file_that_does_not_load_says_where_and_why(source: str, message: str) -> None:
+    with pytest.raises(JacLoadError) as error:
+        load_jac(source=source, name="broken")
+    assert str(error.value) == message
+
+
+def test_the_jac_graph_persists_across_a_restart_with_a_file_store(tmp_path: Path) -> None:
+    settings = Settings(port=0, db=str(tmp_path / "chat.db"), ping_interval=None)
+    first = Server(settings).start()
+    user = register_and_login(first.url, "keeper@example.com")
+    with WS(first.ws_url, token=user["token"]) as ws:
+        memo = ws.call("j_add", text="kept")["reports"][0]
+    first.stop()
+    assert (tmp_path / ".jac" / "data" / "chat.db").is_file()  # where jaclang keeps a file's graph
+    second = Server(settings).start()
+    try:
+        user = register_and_login(second.url, "keeper@example.com")
+        with WS(second.ws_url, token=user["token"]) as ws:
+            assert ws.call("j_list")["reports"] == [[memo]]
+    finally:
+        second.stop()
+
+
+def test_a_memory_store_keeps_the_jac_graph_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for expected in ([[{"text": "gone"}]], [[]]):
+        srv = Server(Settings(port=0, ping_interval=None)).start()
+        try:
+            user = register_and_login(srv.url, "forgetful@example.com")
+            with WS(srv.ws_url, token=user["token"]) as ws:
+                if expected != [[]]:
+                    ws.call("j_add", text="gone")
+                listed = ws.call("j_list")["reports"]
+                assert [[memo["context"] for memo in memos] for memos in listed] == expected
+        finally:
+            srv.stop()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jacws_serve_runs_the_seeds_jac_file(tmp_path: Path) -> None:
+    serve = Serve(str(CHAT_JAC), "--db", str(tmp_path / "chat.db"))
+    try:
+        serve.wait_for_line("Application startup complete", timeout=60)
+        with httpx.Client(base_url=serve.url, timeout=TIMEOUT) as http:
+            assert [w["name"] for w in http.get("/walkers").json()["walkers"]] == SEED_WALKERS
+        alice = register_and_login(serve.url, "alice@example.com")
+        bob = register_and_login(serve.url, "bob@example.com")
+        with WS(serve.ws_url, token=alice["token"]) as a, WS(serve.ws_url, token=bob["token"]) as b:
+            assert a.call("send_chat_to_user", root_id=b.root_id) == {"status": 200, "reports": []}
+            assert b.recv() == CHAT
+            quiet(a, b)
+        assert serve.interrupt() == 0
+    finally:
+        if serve.process.poll() is None:
+            serve.process.kill()
+        serve.close()
+
+
+def test_jacws_serve_refuses_workers_for_jac_files() -> None:
+    command = [sys.executable, "-m", "jacws.cli", "serve", str(CHAT_JAC), "--workers", "2"]
+    command += ["--redis-url", "redis://127.0.0.1:1", "--db", "x.db", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2 and "Jac walkers run in one process" in result.stderr
+
+
+def test_importing_jacws_does_not_import_jaclang() -> None:
+    code = "import sys, jacws, jacws.app, jacws.cli, jacws.client, jacws.jac; print('jaclang' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
