@@ -116,6 +116,15 @@ def test_each_user_has_a_jac_root_and_cannot_reach_another_users_nodes(pair: tup
     assert x.call("j_ref", ref=x.root_id)["reports"] == [{"id": x.root_id, "context": {}}, [memo]]
 
 
+def test_notify_users_takes_jac_roots_as_the_seed_writes_it(server: Server) -> None:
+    token = new_user(server, "roots")["token"]
+    with WS(server.ws_url, token=token) as phone, WS(server.ws_url, token=token) as laptop, WS(server.ws_url) as other:
+        phone.walker("j_notify_my_clients", note="to me")
+        assert [phone.recv(), phone.recv()] == [{"note": "to me"}, {"status": 200, "reports": []}]
+        assert laptop.recv() == {"note": "to me"}
+        quiet(phone, laptop, other)
+
+
 def test_anonymous_clients_share_the_public_root(server: Server) -> None:
     with WS(server.ws_url) as ws:
         assert ws.call("j_where")["reports"][1] == {"id": PUBLIC_ROOT_ID, "context": {}}
