@@ -17,6 +17,7 @@ import contextvars
 import dataclasses
 import functools
 import importlib.util
+import inspect
 import logging
 import re
 import sys
@@ -283,7 +284,9 @@ class JacGraph:
         try:
             start = root.archetype if node_id is None else self._start_node(node_id)
             walker = walker_class(**fields)
-            jac.spawn(walker, start)
+            spawned = jac.spawn(walker, start)
+            if inspect.iscoroutine(spawned):  # an `async walker`: on an event loop of this thread
+                asyncio.run(spawned)
             if abandoned is not None and abandoned.is_set():
                 raise WalkerAbandoned
             jac.commit()

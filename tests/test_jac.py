@@ -181,6 +181,12 @@ def test_a_jac_walker_past_the_time_limit_is_an_error_and_keeps_no_change() -> N
         srv.stop()
 
 
+def test_an_async_jac_walker_runs_to_the_end_and_keeps_its_changes(pair: tuple[WS, WS]) -> None:
+    x, _ = pair
+    assert x.call("j_async")["reports"] == ["async done"]
+    assert [m["context"] for m in x.call("j_list")["reports"][0]] == [{"text": "from async"}]
+
+
 def test_a_jac_walker_that_raises_keeps_no_change_and_the_next_one_runs(pair: tuple[WS, WS]) -> None:
     x, _ = pair
     kept = x.call("j_add", text="kept")["reports"][0]
