@@ -54,8 +54,8 @@ log = logging.getLogger("jacws.jac")
 MISSING_MESSAGE = 'Jac walkers need the jac extra on Python 3.12 or newer: pip install "jacws[jac]"'
 _MEMORY = "jacws-memory"  # the base path that asks for an in-memory SQLite graph
 _ROOT_MARK = "6a616377"  # "jacw": the last 8 hex digits of a jacws user's Jac root UUID
-_SHORT_ID = re.compile(r"(?:n::)?[0-9a-f]{24}")
-_LONG_ID = re.compile(r"(?:[ne]::)?([0-9a-f]{32})")
+_SHORT_ID = re.compile(r"(?:n::)?[0-9a-f]{24}")  # a jacws root id
+_PREFIX = re.compile(r"^[ne]::")
 
 
 class JacUnavailable(JacWSError, ImportError):
@@ -137,14 +137,19 @@ def _make_hooks(hookimpl: Any) -> object:
             return SqliteMemory(path=":memory:")
 
         def get_object(self, id: Any) -> Any:
-            # `&(id)` on the ids jacws hands out: n::<24 hex> is a user's root; other users'
-            # nodes are refused. None lets jaclang answer (e.g. "root", unknown ids).
+            # `&(id)` on the ids jacws hands out. Every spelling of a node id is looked at here, so
+            # none slips past the ownership check; "root" (the caller's) is jaclang's.
             graph = _active.get(None)
-            if graph is None or not isinstance(id, str):
+            if graph is None or not isinstance(id, str) or id == "root":
                 return None
-            return graph.resolve(id.strip())
+            return graph.resolve(id)
 
-    for name in ("log_report", "get_persistent_memory", "get_object"):
+        def get_all_root(self) -> Any:
+            # `allroots()`: a jacws user sees one root, their own.
+            graph = _active.get(None)
+            return None if graph is None else [_jac.get_context().get_root()]
+
+    for name in ("log_report", "get_persistent_memory", "get_object", "get_all_root"):
         setattr(JacWSHooks, name, hookimpl(getattr(JacWSHooks, name)))
     return JacWSHooks()
 
@@ -177,10 +182,23 @@ def public_id(archetype: Any) -> str:
     return prefix + str(anchor.id.hex)
 
 
+@dataclasses.dataclass(frozen=True)
+class RootRef:
+    """What ``&(id)`` gives for another user's root: a name for ``socket.notify_users``, no graph.
+
+    The seed's ``send_chat_to_user`` needs no more, and another user's graph stays out of reach
+    (a real root would let ``grant`` or a traversal in).
+    """
+
+    root_id: str
+
+
 def to_json(value: Any) -> Any:
     """``value`` with Jac archetypes made plain: nodes and edges as ``{"id", "context"}``."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if isinstance(value, RootRef):
+        return {"id": value.root_id, "context": {}}
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -244,21 +262,28 @@ class JacGraph:
         return anchor
 
     def resolve(self, text: str) -> Any:
-        """What ``&(text)`` means in a jacws walker (None: let jaclang decide).
+        """What ``&(text)`` is in a jacws walker: a node of the caller's graph, or another user's :class:`RootRef`.
 
         Raises:
-            Forbidden: the node belongs to another user.
+            Forbidden: not a node of the caller's graph (unknown ids too, so no one can probe ids).
         """
-        if _SHORT_ID.fullmatch(text):
-            return self.root_anchor(text).archetype
-        match = _LONG_ID.fullmatch(text)
-        if match is None:
-            return None
-        anchor = self.context.mem.get(uuid.UUID(match.group(1)))
-        if anchor is None:
-            return None
-        if jacws_root_id(anchor.id) is None and not self._jac.check_read_access(anchor):
-            raise Forbidden(f"node {text} is not in your graph")
+        caller = self._jac.get_context().user_root
+        key = text.strip().lower()
+        if _SHORT_ID.fullmatch(key):
+            anchor_id = root_uuid(key)
+        else:
+            try:
+                anchor_id = uuid.UUID(_PREFIX.sub("", key))
+            except ValueError:
+                raise Forbidden(f"{text[:80]!r} is not a node of your graph") from None
+        if anchor_id == caller.id:
+            return caller.archetype
+        root_id = jacws_root_id(anchor_id)
+        if root_id is not None:
+            return RootRef(root_id)
+        anchor = self.context.mem.get(anchor_id)
+        if anchor is None or not self._jac.check_read_access(anchor):
+            raise Forbidden(f"node {text[:80]} is not in your graph")
         return anchor.archetype
 
     def run(
@@ -298,22 +323,29 @@ class JacGraph:
             self._abandoned = None
             _active.reset(active)
             jac.reset_request_context(token)
+            self._forget()
 
     def _discard(self) -> None:
-        """Drop a failed run's changes. jaclang's abort keeps edges added to cached nodes, so the
-        cache goes too: everything committed is in the SQLite database (a memory one included)."""
+        """Drop a failed run's changes (the cache goes after every run, see :meth:`_forget`)."""
+        self.context.mem.abort()
+
+    def _forget(self) -> None:
+        """Empty jaclang's cache: the next run reads what is committed, nothing else.
+
+        jaclang leaves in its shared cache what it refused to write (another user's node, say)
+        and edges added by a run it aborted; a later commit would write them. Everything
+        committed is in the SQLite database, a memory one included.
+        """
         memory = self.context.mem
-        memory.abort()
         memory.__mem__.clear()
         memory.put(self.context.system_root)
 
     def _start_node(self, node_id: str) -> Any:
-        archetype = self.resolve(node_id)
-        if archetype is None:
+        # The socket's `node` and the REST path take jacws's 24-hex ids: for a Jac walker, a root.
+        start = self.resolve(node_id)
+        if isinstance(start, RootRef):
             raise Forbidden(f"node {node_id} is not in your graph")
-        if archetype.__jac__.id != self._jac.get_context().user_root.id and jacws_root_id(archetype.__jac__.id):
-            raise Forbidden(f"node {node_id} is not in your graph")
-        return archetype
+        return start
 
     def close(self) -> None:
         """Write back and close jaclang's storage."""
@@ -371,7 +403,7 @@ class _JacNotifier:
         self.inner.notify_self(to_json(data))
 
     def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None:
-        if isinstance(roots, str) or hasattr(roots, "__jac__"):
+        if isinstance(roots, (str, RootRef)) or hasattr(roots, "__jac__"):
             raise InvalidTarget("notify_users takes a list of roots or root ids, not a single one")
         self.inner.notify_users([_root_id(root) for root in roots], to_json(data))
 
@@ -383,6 +415,8 @@ class _JacNotifier:
 
 
 def _root_id(root: Any) -> Any:
+    if isinstance(root, RootRef):
+        return root.root_id
     if not hasattr(root, "__jac__"):
         return root
     found = jacws_root_id(root.__jac__.id)
@@ -428,8 +462,8 @@ def _adapt(jac_class: type, module: ModuleType) -> type[Walker]:
         namespace["__specs__"] = specs
     annotations: dict[str, Any] = {}
     for field in dataclasses.fields(jac_class):
-        if field.name.startswith("_") or field.name == "reports":
-            continue
+        if field.name.startswith("_") or field.name == "reports" or not field.init:
+            continue  # `by postinit` fields are not given by callers
         annotations[field.name] = _field_type(jac_class, field, module)
         if field.default is not dataclasses.MISSING:
             namespace[field.name] = field.default

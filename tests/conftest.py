@@ -42,10 +42,12 @@ JAC = sys.version_info >= (3, 12) and importlib.util.find_spec("jaclang") is not
 """jaclang is here: the Jac tests run (test_jac_env.py runs them from older Pythons, in a venv of their own)."""
 if JAC and os.environ.get("JACWS_TWINS") == "jac":
     # The seed's chat walkers and the twin-marked tests' walkers, written in Jac, replace the Python ones.
-    from jacws.jac import load_jac
+    from jacws import registry
+    from jacws.jac import JacWalker, load_jac
 
-    load_jac(ROOT / "examples" / "chat.jac")
-    load_jac(ROOT / "tests" / "jac_twins.jac")
+    twins = [*load_jac(ROOT / "examples" / "chat.jac"), *load_jac(ROOT / "tests" / "jac_twins.jac")]
+    assert len(twins) == 9 and all(registry.get(w.__name__) is w for w in twins)
+    assert all(issubclass(w, JacWalker) for w in twins)
 
 collect_ignore = [] if JAC else ["test_jac.py"]
 

@@ -199,8 +199,7 @@ def test_walker_with_response_false_sends_nothing_but_its_notifications(server: 
         quiet(ws)
 
 
-@pytest.mark.twin
-@pytest.mark.parametrize("walker", ["t_progress", "t_async_progress"])
+@pytest.mark.parametrize("walker", [pytest.param("t_progress", marks=pytest.mark.twin), "t_async_progress"])
 def test_notify_self_messages_arrive_before_the_response(server: Server, walker: str) -> None:
     with WS(server.ws_url) as ws:
         ws.walker(walker, steps=5)
@@ -339,8 +338,7 @@ def test_walker_defined_while_the_server_runs_is_live_and_redefinition_replaces_
 # -- notify from walkers ----------------------------------------------------------------------------
 
 
-@pytest.mark.twin
-@pytest.mark.parametrize("walker", ["t_notify", "t_async_notify"])
+@pytest.mark.parametrize("walker", [pytest.param("t_notify", marks=pytest.mark.twin), "t_async_notify"])
 def test_walker_notify_calls_reach_users_channels_and_clients(
     server: Server, users: dict[str, Any], walker: str
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def test_the_jac_walkers_are_served_with_their_has_fields_and_specs(server: Serv
         ("steps", "int", 5),
         ("delay", "float", 0.2),
     ]
-    assert walkers["j_ref"]["description"] == "Reports what `&(ref)` is, and what is one step beyond it."
+    assert walkers["j_ref"]["description"] == "Reports what `&(ref)` is."
 
 
 def test_long_task_reports_progress_with_notify_self_and_over_rest_only_answers(server: Server) -> None:
@@ -94,14 +95,22 @@ def test_field_errors_name_the_has_field(server: Server, users: dict[str, Any]) 
         assert wrong["code"] == "invalid_event" and wrong["details"][0]["loc"] == ["steps"]
 
 
+def spellings(node_id: str) -> list[str]:
+    """Every way Python's uuid module reads the same node id."""
+    hex_id = node_id.removeprefix("n::")
+    dashed = str(uuid.UUID(hex_id))
+    return [node_id, hex_id, hex_id.upper(), dashed, f"urn:uuid:{dashed}", f"{{{dashed}}}", f" {node_id} "]
+
+
 def test_ampersand_takes_every_form_of_the_ids_jacws_hands_out(pair: tuple[WS, WS]) -> None:
     x, _ = pair
-    for ref in (x.root_id, x.root_id.removeprefix("n::")):
-        assert x.call("j_ref", ref=ref)["reports"][0] == {"id": x.root_id, "context": {}}
+    for ref in (x.root_id, x.root_id.removeprefix("n::"), x.root_id.upper()):
+        assert x.call("j_ref", ref=ref)["reports"] == [{"id": x.root_id, "context": {}}]
     memo = x.call("j_add", text="found")["reports"][0]
     assert memo["id"].startswith("n::") and memo["context"] == {"text": "found"}
-    for ref in (memo["id"], memo["id"].removeprefix("n::")):
-        assert x.call("j_ref", ref=ref)["reports"][0] == memo
+    for ref in spellings(memo["id"]):
+        assert x.call("j_ref", ref=ref)["reports"] == [memo], ref
+    assert x.call("j_beyond", ref=x.root_id)["reports"] == [[memo]]
 
 
 def test_each_user_has_a_jac_root_and_cannot_reach_another_users_nodes(pair: tuple[WS, WS]) -> None:
@@ -109,11 +118,25 @@ def test_each_user_has_a_jac_root_and_cannot_reach_another_users_nodes(pair: tup
     memo = x.call("j_add", text="private")["reports"][0]
     assert x.call("j_list")["reports"] == [[memo]]
     assert y.call("j_list")["reports"] == [[]]
-    refused = y.call("j_ref", ref=memo["id"])
-    assert refused["code"] == "forbidden" and "not in your graph" in refused["error"]
-    # Another user's root can be named (the seed's send_chat_to_user does), but nothing beyond it is visible.
-    assert y.call("j_ref", ref=x.root_id)["reports"] == [{"id": x.root_id, "context": {}}, []]
-    assert x.call("j_ref", ref=x.root_id)["reports"] == [{"id": x.root_id, "context": {}}, [memo]]
+    for ref in spellings(memo["id"]):
+        refused = y.call("j_rename", ref=ref, text="stolen")
+        assert refused["code"] == "forbidden" and "not in your graph" in refused["error"], ref
+    unknown = y.call("j_ref", ref="n::" + "0" * 32)  # unknown ids answer the same: no probing
+    assert unknown["code"] == "forbidden" and "not in your graph" in unknown["error"]
+    # Another user's root can be named, for notify_users as the seed's send_chat_to_user does...
+    assert y.call("j_ref", ref=x.root_id)["reports"] == [{"id": x.root_id, "context": {}}]
+    # ...but it is only a name: no traversal from it, and allroots() is the caller's root alone.
+    assert y.call("j_beyond", ref=x.root_id)["code"] == "walker_error"
+    assert y.call("j_all_roots")["reports"] == [[{"id": y.root_id, "context": {}}]]
+    assert x.call("j_list")["reports"] == [[memo]]
+
+
+def test_has_fields_set_by_postinit_are_not_inputs(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        walkers = {w["name"]: w for w in http.get("/walkers").json()["walkers"]}
+    assert [f["name"] for f in walkers["j_doubled"]["fields"]] == ["a"]
+    with WS(server.ws_url) as ws:
+        assert ws.call("j_doubled", a=4)["reports"] == [8]
 
 
 def test_notify_users_takes_jac_roots_as_the_seed_writes_it(server: Server) -> None:
@@ -254,18 +277,15 @@ def test_the_jac_graph_persists_across_a_restart_with_a_file_store(tmp_path: Pat
 
 
 def test_a_memory_store_keeps_the_jac_graph_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for expected in ([[{"text": "gone"}]], [[]]):
-        srv = Server(Settings(port=0, ping_interval=None)).start()
-        try:
-            user = register_and_login(srv.url, "forgetful@example.com")
-            with WS(srv.ws_url, token=user["token"]) as ws:
-                if expected != [[]]:
-                    ws.call("j_add", text="gone")
-                listed = ws.call("j_list")["reports"]
-                assert [[memo["context"] for memo in memos] for memos in listed] == expected
-        finally:
-            srv.stop()
+    monkeypatch.chdir(tmp_path)  # where jaclang would put a file of its own
+    srv = Server(Settings(port=0, ping_interval=None)).start()
+    try:
+        user = register_and_login(srv.url, "forgetful@example.com")
+        with WS(srv.ws_url, token=user["token"]) as ws:
+            memo = ws.call("j_add", text="in memory")["reports"][0]
+            assert ws.call("j_list")["reports"] == [[memo]]
+    finally:
+        srv.stop()
     assert list(tmp_path.iterdir()) == []
 
 
