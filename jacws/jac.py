@@ -312,22 +312,16 @@ class JacGraph:
             spawned = jac.spawn(walker, start)
             if inspect.iscoroutine(spawned):  # an `async walker`: on an event loop of this thread
                 asyncio.run(spawned)
-            if abandoned is not None and abandoned.is_set():
-                raise WalkerAbandoned
-            jac.commit()
+            jac.commit()  # raises WalkerAbandoned if the run was abandoned meanwhile
             return [to_json(report) for report in walker.reports]
         except BaseException:
-            self._discard()
+            self.context.mem.abort()  # the cache goes too, below
             raise
         finally:
             self._abandoned = None
             _active.reset(active)
             jac.reset_request_context(token)
             self._forget()
-
-    def _discard(self) -> None:
-        """Drop a failed run's changes (the cache goes after every run, see :meth:`_forget`)."""
-        self.context.mem.abort()
 
     def _forget(self) -> None:
         """Empty jaclang's cache: the next run reads what is committed, nothing else.
