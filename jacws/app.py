@@ -33,6 +33,7 @@ from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .relay import open_relay
 from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
+from .trace import TRACE_HEADER, Cause, find_trace
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
 
 __all__ = ["ABORT", "SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "create_app"]
@@ -217,6 +218,9 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
         await send({"type": "websocket.close", "code": 1013})
 
 
+_TRACE_HEADER = TRACE_HEADER.encode()
+
+
 class _WebSocketEndpoint:
     """``/websocket`` as a raw ASGI app: no per-message wrapper objects on the hot path."""
 
@@ -255,16 +259,19 @@ class _WebSocketEndpoint:
     async def _accept(self, scope: Scope, send: Send) -> Connection:
         hub = self.runtime.hub
         header = None
+        trace = None
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
                 header = value.decode("latin-1")
+            elif name == _TRACE_HEADER:  # a simulated client of this process (jacws.trace); others are ignored
+                trace = find_trace(value.decode("latin-1"))
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         channel_id = (query.get("channel_id") or [None])[0]
         claims = self.runtime.claims_or_none(header) if header else None
         await send({"type": "websocket.accept"})
         extensions = scope.get("extensions") or {}
         transport = _SocketTransport(send, extensions.get(SEND_NOWAIT), extensions.get(ABORT))
-        return hub.connect(transport, claims, channel_id)
+        return hub.connect(transport, claims, channel_id, trace)
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -415,7 +422,7 @@ def create_app(runtime: Runtime) -> JacWSApp:
             fields, node_id = await _walker_input(cls, method, rest, request)
             root_id = claims.root_id if claims else PUBLIC_ROOT_ID
             session = GraphSession(store, root_id)
-            notifier = HubNotifier(hub, None)
+            notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name))
             timeout = runtime.settings.limits.walker_timeout
             try:
                 reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)

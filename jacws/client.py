@@ -32,6 +32,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from .errors import JacWSError
+from .trace import TRACE_HEADER, Cause, ConnectionTrace, close_trace, open_trace
 
 __all__ = [
     "Client",
@@ -64,11 +65,16 @@ class ClientState(enum.Enum):
 
 @dataclass(frozen=True)
 class Message:
-    """One message a client received: the parsed JSON and when it arrived (``time.time()``)."""
+    """One message a client received: the parsed JSON, when it arrived (``time.time()``), its place.
+
+    ``cause`` says why the server sent it (which event of which socket, walker run, REST
+    call or server call) when the server runs in this process; None otherwise.
+    """
 
     data: Any
     received_at: float
     index: int
+    cause: Cause | None = None
 
     @property
     def type(self) -> str | None:
@@ -91,10 +97,15 @@ class Message:
 
 @dataclass(frozen=True)
 class Sent:
-    """One event a client sent, and when."""
+    """One event a client sent, and when; ``number`` counts the frames of its connection from 1.
+
+    ``connection`` is that connection's trace key (what a received message's cause names).
+    """
 
     event: dict[str, Any]
     sent_at: float
+    number: int = 0
+    connection: str | None = None
 
 
 @dataclass
@@ -234,6 +245,9 @@ class Client:
         self._callbacks: list[Callable[[Client, Message], None]] = []
         self._state_callbacks: list[Callable[[Client], None]] = []
         self._send_callbacks: list[Callable[[Client, Sent], None]] = []
+        self._send_lock = threading.RLock()  # one send at a time: numbered, recorded, then queued
+        self._frames_sent = 0
+        self._trace: ConnectionTrace | None = None
         self._loop = _LoopThread.loop()
         self._ws: ClientConnection | None = None
         self._outgoing: asyncio.Queue[str] | None = None
@@ -301,14 +315,19 @@ class Client:
 
     async def _run(self, opened: Future[None]) -> None:
         url = self.ws_url + (f"?channel_id={quote(self.requested_channel)}" if self.requested_channel else "")
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        trace = open_trace()  # a server of this process then says why it sent each frame (jacws.trace)
+        headers = {TRACE_HEADER: trace.key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        with self._send_lock:
+            self._trace, self._frames_sent = trace, 0
         self._outgoing = asyncio.Queue()
         try:
             async with ws_connect(url, additional_headers=headers, open_timeout=self.timeout, max_size=None) as ws:
                 self._ws = ws
                 writer = asyncio.create_task(self._write(ws, self._outgoing))
                 try:
-                    await self._read(ws, opened)
+                    await self._read(ws, opened, trace)
                 finally:
                     writer.cancel()
         except Exception as error:
@@ -317,6 +336,7 @@ class Client:
             else:
                 log.debug("client %s stopped", self.name, exc_info=True)
         finally:
+            close_trace(trace)
             ws_closed = self._ws
             self._ws = None
             if ws_closed is not None:
@@ -333,11 +353,11 @@ class Client:
             text = await outgoing.get()
             await ws.send(text)
 
-    async def _read(self, ws: ClientConnection, opened: Future[None]) -> None:
+    async def _read(self, ws: ClientConnection, opened: Future[None], trace: ConnectionTrace) -> None:
         try:
             async for frame in ws:
                 data = orjson.loads(frame)
-                message = self._record(data)
+                message = self._record(data, trace.next_cause())
                 if message.kind == "connection" and isinstance(data.get("data"), dict):
                     self.info = dict(data["data"])
                     if not opened.done():
@@ -357,9 +377,9 @@ class Client:
         except ConnectionClosed:
             pass
 
-    def _record(self, data: Any) -> Message:
+    def _record(self, data: Any, cause: Cause | None) -> Message:
         with self._changed:
-            message = Message(data, time.time(), len(self._inbox))
+            message = Message(data, time.time(), len(self._inbox), cause)
             self._inbox.append(message)
             self._changed.notify_all()
         return message
@@ -382,18 +402,22 @@ class Client:
         Raises:
             ClientClosed: the client is not connected.
         """
-        if self.state is not ClientState.OPEN or self._outgoing is None:
-            raise ClientClosed(f"client {self.name} is {self.state.value}: reconnect() first")
         text = orjson.dumps(event).decode()
-        sent = Sent(event, time.time())
-        with self._changed:
-            self._sent.append(sent)
-        self._loop.call_soon_threadsafe(self._outgoing.put_nowait, text)
-        for callback in list(self._send_callbacks):
-            try:
-                callback(self, sent)
-            except Exception:
-                log.exception("send callback of %s failed", self.name)
+        with self._send_lock:  # numbered and recorded before the frame can leave, so no answer precedes it
+            outgoing = self._outgoing
+            if self.state is not ClientState.OPEN or outgoing is None:
+                raise ClientClosed(f"client {self.name} is {self.state.value}: reconnect() first")
+            self._frames_sent += 1
+            trace = self._trace
+            sent = Sent(event, time.time(), self._frames_sent, trace.key if trace else None)
+            with self._changed:
+                self._sent.append(sent)
+            for callback in list(self._send_callbacks):
+                try:
+                    callback(self, sent)
+                except Exception:
+                    log.exception("send callback of %s failed", self.name)
+            self._loop.call_soon_threadsafe(outgoing.put_nowait, text)
 
     def walker(self, walker: str, response: bool = True, node: str | None = None, **context: Any) -> WalkerCall:
         """Run a walker over the socket with ``context`` as its fields.
@@ -523,12 +547,26 @@ class Client:
                     raise TimeoutError(f"{self.name}: no matching message within {timeout} s")
                 self._changed.wait(remaining)
 
+    def wait_inbox(self, count: int, timeout: float = 5) -> list[Message]:
+        """Wait until at least ``count`` messages have arrived; return the inbox.
+
+        Raises:
+            TimeoutError: fewer arrived within ``timeout`` seconds.
+        """
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._inbox) >= count, timeout):
+                raise TimeoutError(f"{self.name}: {len(self._inbox)} of {count} messages after {timeout} s")
+            return list(self._inbox)
+
     def on_message(self, callback: Callable[[Client, Message], None]) -> None:
         """Call ``callback(client, message)`` for every message (on the clients' loop thread)."""
         self._callbacks.append(callback)
 
     def on_send(self, callback: Callable[[Client, Sent], None]) -> None:
-        """Call ``callback(client, sent)`` for every event this client sends (on the sending thread)."""
+        """Call ``callback(client, sent)`` for every event this client sends (on the sending thread).
+
+        It runs before the frame is queued, so it sees the send before any answer to it.
+        """
         self._send_callbacks.append(callback)
 
     def on_state(self, callback: Callable[[Client], None]) -> None:

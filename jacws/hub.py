@@ -43,6 +43,7 @@ from .protocol import (
 )
 from .relay import LocalRelay, Relay, Relayed
 from .store import Store
+from .trace import Cause, ConnectionTrace
 from .walkers import WalkerRegistry, run_walker
 
 __all__ = [
@@ -149,11 +150,21 @@ class Connection:
         "close_code",
         "hub",
         "state",
+        "trace",
         "transport",
     )
 
-    def __init__(self, hub: Hub, transport: Transport, client_id: str, channel_id: str, claims: Claims | None) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        transport: Transport,
+        client_id: str,
+        channel_id: str,
+        claims: Claims | None,
+        trace: ConnectionTrace | None = None,
+    ) -> None:
         self.hub = hub
+        self.trace = trace
         self.transport = transport
         self.client_id = client_id
         self.channel_id = channel_id
@@ -164,7 +175,7 @@ class Connection:
         self._outbox_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
-        self._walker_events: deque[WalkerEvent] = deque()
+        self._walker_events: deque[tuple[WalkerEvent, Cause]] = deque()
         self._walker_task: asyncio.Task[None] | None = None
         self._walker_idle: asyncio.Future[None] | None = None
         self._timed_out = False
@@ -196,6 +207,8 @@ class Connection:
         """Send an already-serialised message, or queue it; closes the connection with 1008 on overflow."""
         if self.state is not ConnectionState.OPEN:
             return
+        if self.trace is not None:  # before the frame can leave: the client takes one cause per frame
+            self.trace.causes.append(self.hub.cause)
         if self._writer is None:
             send_nowait = self.transport.send_nowait
             if send_nowait is not None and send_nowait(data):
@@ -290,7 +303,12 @@ class Connection:
             error = RateLimited(f"too many walker events waiting on this connection (the limit is {limit})")
             self.send_message(error.to_wire("walker", event.id))
             return
-        self._walker_events.append(event)
+        cause = self.hub.cause  # the walker's answers and notifications are caused by this event
+        if cause is None:
+            cause = Cause("response", "walker", self.client_id, walker=event.walker)
+        else:
+            cause = Cause("response", "walker", cause.client_id, cause.trace_key, cause.event, event.walker)
+        self._walker_events.append((event, cause))
         if self._walker_task is None:
             self._walker_task = asyncio.create_task(self._run_walkers(), name=f"jacws-walkers-{self.client_id}")
         elif self._walker_idle is not None and not self._walker_idle.done():
@@ -304,10 +322,11 @@ class Connection:
         running = self.hub.running_walkers
         while self.state is ConnectionState.OPEN:
             while events:
-                event = events.popleft()
+                event, cause = events.popleft()
+                error_cause = cause.with_route("error")
                 running[self] = loop.time()  # the hub's watchdog enforces the time limit
                 try:
-                    await self.hub.run_walker_event(self, event)
+                    await self.hub.run_walker_event(self, event, cause)
                 except asyncio.CancelledError:
                     if not self._timed_out:
                         raise
@@ -315,10 +334,11 @@ class Connection:
                     _uncancel()
                     limit = f"{self.hub.limits.walker_timeout:g}"
                     error = WalkerFailed(f"walker {event.walker} failed: it timed out after {limit} s")
-                    self.send_message(error.to_wire("walker", event.id))
+                    self.hub.caused(error_cause, self.send_message, error.to_wire("walker", event.id))
                 except Exception:  # a bug of ours: answer it, log it, keep serving this connection
                     log.exception("walker event of %s failed", self.client_id)
-                    self.send_message(InternalError("internal error; see the server log").to_wire("walker", event.id))
+                    internal = InternalError("internal error; see the server log").to_wire("walker", event.id)
+                    self.hub.caused(error_cause, self.send_message, internal)
                 finally:
                     running.pop(self, None)
             self._walker_idle = loop.create_future()
@@ -383,7 +403,9 @@ class Hub:
         self.by_channel: dict[str, dict[str, Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self.notifier = HubNotifier(self, None)
+        self.cause: Cause | None = None  # why the frames queued right now are sent (while traced clients are on)
+        self.traced = 0  # connections of traced clients (jacws.trace)
+        self.notifier = HubNotifier(self, None, Cause("response", "server"))
 
     # -- connections ---------------------------------------------------------------
 
@@ -406,21 +428,33 @@ class Hub:
                 if now - started > limit:
                     conn._time_out()
 
-    def connect(self, transport: Transport, claims: Claims | None, channel_id: str | None = None) -> Connection:
-        """Register a new connection and queue its connection event."""
+    def connect(
+        self,
+        transport: Transport,
+        claims: Claims | None,
+        channel_id: str | None = None,
+        trace: ConnectionTrace | None = None,
+    ) -> Connection:
+        """Register a new connection and queue its connection event; ``trace`` records why each frame is sent."""
         if self._loop is None:
             self.bind_loop()
-        conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims)
+        conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims, trace)
         self.connections[conn.client_id] = conn
         self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
         self.by_channel.setdefault(conn.channel_id, {})[conn.client_id] = conn
-        conn.send_message(connection_message(**conn.info()))
+        cause = None
+        if trace is not None:
+            self.traced += 1
+            cause = Cause("connection", "client", conn.client_id, trace.key, 0)
+        self.caused(cause, conn.send_message, connection_message(**conn.info()))
         return conn
 
     def disconnect(self, conn: Connection) -> None:
         """Forget a connection whose socket is gone."""
         if self.connections.pop(conn.client_id, None) is None:
             return
+        if conn.trace is not None:
+            self.traced -= 1
         _discard(self.by_root, conn.root_id, conn.client_id)
         _discard(self.by_channel, conn.channel_id, conn.client_id)
         conn._forget()
@@ -481,20 +515,34 @@ class Hub:
 
     def handle_frame(self, conn: Connection, frame: str | bytes) -> None:
         """Parse and dispatch one client frame; errors are answered on the connection."""
-        if not conn.admit():
-            return
+        if self.traced:  # what this frame makes the hub send is caused by it (answers are errors until parsed)
+            trace = conn.trace
+            key = number = None
+            if trace is not None:
+                trace.received += 1
+                key, number = trace.key, trace.received
+            self.cause = Cause("error", "client", conn.client_id, key, number)
         try:
-            event = parse_event(frame, self.limits.max_ids)
-        except EventError as error:
-            conn.send_message(error.to_wire())
-            return
-        try:
-            self.dispatch(conn, event)
-        except ClientError as error:
-            conn.send_message(error.to_wire())
-        except Exception:  # a bug of ours, or of a policy callable: never the traceback, never the connection
-            log.exception("event of %s failed", conn.client_id)
-            conn.send_message(InternalError("internal error; see the server log").to_wire())
+            if not conn.admit():
+                return
+            try:
+                event = parse_event(frame, self.limits.max_ids)
+            except EventError as error:
+                conn.send_message(error.to_wire())
+                return
+            try:
+                self.dispatch(conn, event)
+            except ClientError as error:
+                if self.cause is not None:
+                    self.cause = self.cause.with_route("error")
+                conn.send_message(error.to_wire())
+            except Exception:  # a bug of ours, or of a policy callable: never the traceback, never the connection
+                log.exception("event of %s failed", conn.client_id)
+                if self.cause is not None:
+                    self.cause = self.cause.with_route("error")
+                conn.send_message(InternalError("internal error; see the server log").to_wire())
+        finally:
+            self.cause = None
 
     def dispatch(self, conn: Connection, event: Event) -> None:
         """Carry out one parsed client event.
@@ -502,21 +550,40 @@ class Hub:
         Raises:
             Forbidden: the publish policy refuses the event.
         """
+        cause = self.cause
         if isinstance(event, ChannelEvent):
             self._check_policy(conn, event)
+            if cause is not None:
+                self.cause = cause.with_route("channel", tuple(event.channel_ids))
             self.deliver_channels(event.channel_ids, encode(event.data))
         elif isinstance(event, WalkerEvent):
             conn._queue_walker(event)
         elif isinstance(event, UserEvent):
             self._check_policy(conn, event)
+            if cause is not None:
+                self.cause = cause.with_route("user", tuple(event.root_ids))
             self.deliver_users(event.root_ids, encode(event.data))
         elif isinstance(event, ClientEvent):
             self._check_policy(conn, event)
+            if cause is not None:
+                self.cause = cause.with_route("client", tuple(event.client_ids))
             self.deliver_clients(event.client_ids, encode(event.data))
         elif isinstance(event, ConnectionEvent):
+            if cause is not None:
+                self.cause = cause.with_route("connection")
             conn.send_message(connection_message(**conn.info()))
         elif isinstance(event, ChangeUserEvent):
+            if cause is not None:
+                self.cause = cause.with_route("connection")
             self._set_claims(conn, self.authenticate(event.token))
+
+    def caused(self, cause: Cause | None, send: Callable[..., Any], *args: Any) -> None:
+        """Call ``send(*args)`` (which queues frames) with ``cause`` as the reason traced clients are told."""
+        previous, self.cause = self.cause, cause
+        try:
+            send(*args)
+        finally:
+            self.cause = previous
 
     def _check_policy(self, conn: Connection, event: UserEvent | ChannelEvent | ClientEvent) -> None:
         if isinstance(event, UserEvent) and PUBLIC_ROOT_ID in event.root_ids:
@@ -531,21 +598,21 @@ class Hub:
         if callable(policy) and not policy(conn, event):
             raise Forbidden("the server's publish policy refused this event")
 
-    async def run_walker_event(self, conn: Connection, event: WalkerEvent) -> None:
-        """Run one walker event for ``conn`` and answer it (response or error)."""
+    async def run_walker_event(self, conn: Connection, event: WalkerEvent, cause: Cause | None = None) -> None:
+        """Run one walker event for ``conn`` and answer it (response or error); ``cause`` names the event."""
         try:
             cls = self.registry.for_socket(event.walker, conn.anonymous)
             session = GraphSession(self.store, conn.root_id)
-            notifier = HubNotifier(self, conn)
+            notifier = HubNotifier(self, conn, cause)
             try:
                 reports = await run_walker(cls, event.context, session, notifier, self.executor, event.node)
             finally:
                 notifier.active = False  # an ability still running after a timeout notifies no one
         except ClientError as error:
-            conn.send_message(error.to_wire("walker", event.id))
+            self.caused(cause and cause.with_route("error"), conn.send_message, error.to_wire("walker", event.id))
             return
         if event.response:
-            conn.send_message(walker_response(reports, event.id))
+            self.caused(cause, conn.send_message, walker_response(reports, event.id))
 
     # -- fan-out --------------------------------------------------------------------
 
@@ -594,7 +661,8 @@ class Hub:
         targets = {"user": self._user_targets, "channel": self._channel_targets, "client": self._client_targets}
         find = targets.get(message.kind)
         if find is not None:
-            self.deliver(find(message.ids), message.data)
+            cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
+            self.caused(cause, self.deliver, find(message.ids), message.data)
         elif message.kind == "revoke":
             for jti in message.ids:
                 self.revoke_local(jti)
@@ -646,34 +714,44 @@ class HubNotifier:
     """``notify_*`` bound to one connection (``notify_self``) or none; callable from any thread.
 
     Data is serialised in the caller's thread (so a bad value raises in the walker),
-    then delivered on the hub's loop in call order.
+    then delivered on the hub's loop in call order. ``origin`` is what traced clients are
+    told started these notifications (a socket's walker event, a REST call, the server).
     """
 
-    def __init__(self, hub: Hub, conn: Connection | None) -> None:
+    def __init__(self, hub: Hub, conn: Connection | None, origin: Cause | None = None) -> None:
         self.hub = hub
         self.conn = conn
+        self.origin = origin
         self.active = True  # set False when the walker ends: late calls (after a timeout) are dropped
 
     def notify_self(self, data: Any) -> None:
         """Send ``data`` to the connection running the walker; a no-op over REST."""
         if self.conn is not None:
-            self._send(self.conn.enqueue, encode(data))
+            self._send("self", (), self.conn.enqueue, encode(data))
 
     def notify_users(self, roots: Iterable[Any], data: Any) -> None:
         """Send ``data`` to every connection of these users (roots or root ids)."""
-        self._send(self.hub.deliver_users, _root_ids(_ids_or_nodes(roots)), encode(data))
+        root_ids = _root_ids(_ids_or_nodes(roots))
+        self._send("user", root_ids, self.hub.deliver_users, root_ids, encode(data))
 
     def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to every connection on these channels."""
-        self._send(self.hub.deliver_channels, _ids(channel_ids, "notify_channels"), encode(data))
+        ids = _ids(channel_ids, "notify_channels")
+        self._send("channel", ids, self.hub.deliver_channels, ids, encode(data))
 
     def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to these connections."""
-        self._send(self.hub.deliver_clients, _ids(client_ids, "notify_clients"), encode(data))
+        ids = _ids(client_ids, "notify_clients")
+        self._send("client", ids, self.hub.deliver_clients, ids, encode(data))
 
-    def _send(self, deliver: Callable[..., Any], *args: Any) -> None:
-        if self.active:
+    def _send(self, route: str, targets: Sequence[str], deliver: Callable[..., Any], *args: Any) -> None:
+        if not self.active:
+            return
+        origin = self.origin
+        if origin is None:
             self.hub.call_soon(deliver, *args)
+        else:
+            self.hub.call_soon(self.hub.caused, origin.with_route(route, tuple(targets)), deliver, *args)
 
 
 def _ids_or_nodes(roots: Iterable[Any]) -> Iterable[Any]:

@@ -1,11 +1,14 @@
-"""Who sent what to whom: the message-flow model behind the playground's flow view.
+"""Who sent what to whom: the message-flow model behind the playground's flow view and cards.
 
 A :class:`Traffic` watches a set of simulated clients. Every event a client sends and
 every message one receives becomes a :class:`Flow` between two lanes (a client's name or
-``"server"``). A received notification is traced back to the client whose ``user``,
-``channel`` or ``client`` event carried the same data a moment before; anything else
-(walker notifications, server-side notify calls, responses) comes from the server. No
-ipywidgets here: the widgets are a view over this model.
+``"server"``), and every received message gets a :class:`Route`: how it was addressed
+(``channel``, ``user``, ``client``, ``self``, ``response``, ``error``, ``connection``) and
+what started it. When the server runs in this process, each message carries its exact
+cause (:mod:`jacws.trace`); otherwise a notification is traced back to the client whose
+``user``, ``channel`` or ``client`` event carried the same data a moment before. Sends
+are recorded before their frame can leave, so an answer never precedes its question.
+No ipywidgets here: the widgets are views over this model.
 """
 
 from __future__ import annotations
@@ -21,30 +24,71 @@ from typing import Any
 import orjson
 
 from .client import Client, Message, Sent
+from .trace import Cause
 
-__all__ = ["SERVER", "Flow", "Traffic"]
+__all__ = ["KINDS", "SERVER", "Flow", "Route", "Traffic"]
 
-MAX_ROUTES = 20_000
-"""How many received messages keep their route for :meth:`Traffic.route_of`."""
+MAX_REMEMBERED = 20_000
+"""How many received messages keep their route, and sends their flow, for look-ups."""
 
 SERVER = "server"
-"""The lane of the server (walker answers and notifications from walkers or the server handle)."""
+"""The lane of the server (answers, and notifications from walkers, REST calls or the server itself)."""
 
 MATCH_WINDOW = 10.0
-"""Seconds a sent event's data stays eligible for tracing received messages back to it."""
+"""Seconds a sent event's data stays eligible for tracing received messages back to it (no exact cause)."""
+
+TEXT_LIMIT = 2000
+"""Characters of a message's JSON kept with its flow (shown whole on hover)."""
+
+KINDS = (
+    "walker",
+    "channel",
+    "user",
+    "client",
+    "self",
+    "response",
+    "error",
+    "connection",
+    "change_user",
+    "notification",
+)
+"""Every kind of flow, in the protocol's own words; ``notification`` is one whose route is unknown."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a received message reached its client: ``kind`` (a protocol word) and a readable ``text``."""
+
+    kind: str
+    text: str
+    sender: str = SERVER
 
 
 @dataclass(frozen=True)
 class Flow:
-    """One arrow: ``source`` lane to ``target`` lane, what kind of message, a short label."""
+    """One arrow: ``source`` lane to ``target`` lane.
+
+    Attributes:
+        seq: order of recording (sends are recorded before they leave).
+        at: wall-clock seconds.
+        kind: one of :data:`KINDS` (a send's event type, or a receipt's route).
+        label: a short text for the arrow.
+        route: how it travelled, in words (``"channel lobby"``, ``"walker greet (alice)"``).
+        cause: the ``seq`` of the send that caused a receipt, when known.
+        latency: seconds from that send to this receipt.
+        text: the whole message as JSON (cut at :data:`TEXT_LIMIT` characters).
+    """
 
     seq: int
     at: float
     source: str
     target: str
-    kind: str  # channel, user, client, walker, change_user, connection, response, error, notify
+    kind: str
     label: str
-    route: str = ""  # e.g. "channel room" for a delivery traced to a channel event
+    route: str = ""
+    cause: int | None = None
+    latency: float | None = None
+    text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The flow as plain JSON values (what the flow view's front end draws)."""
@@ -56,26 +100,50 @@ class Flow:
             "kind": self.kind,
             "label": self.label,
             "route": self.route,
+            "cause": self.cause,
+            "latency": self.latency,
+            "text": self.text,
         }
 
 
 @dataclass
 class _Pending:
     sender: str
-    route: str
     kind: str
+    route: str
     at: float
+    seq: int
+    targets: tuple[str, ...]
     reached: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _SendRecord:
+    seq: int
+    at: float
+    sender: str
+    event: dict[str, Any]
+
+
+def _json(data: Any, limit: int = TEXT_LIMIT) -> str:
+    text = orjson.dumps(data).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _label(data: Any, limit: int = 40) -> str:
     kind = data.get("type") if isinstance(data, dict) else None
-    text: str = kind if isinstance(kind, str) else orjson.dumps(data).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return kind if isinstance(kind, str) and kind else _json(data, limit)
+
+
+def _trim(mapping: dict[Any, Any]) -> None:
+    excess = len(mapping) - MAX_REMEMBERED
+    if excess > 0:
+        for old in list(itertools.islice(mapping, excess)):
+            del mapping[old]
 
 
 class Traffic:
-    """The flows among a set of clients, kept to the most recent ``keep``.
+    """The flows among a set of clients, the most recent ``keep`` of them, and each receipt's route.
 
     Args:
         clients: the clients to watch (more can be added with :meth:`watch`).
@@ -83,11 +151,15 @@ class Traffic:
         clock: wall-clock seconds (``time.time``).
     """
 
-    def __init__(self, clients: Iterable[Client] = (), keep: int = 500, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clients: Iterable[Client] = (), keep: int = 10_000, clock: Callable[[], float] = time.time
+    ) -> None:
         self._lock = threading.Lock()
         self._flows: deque[Flow] = deque(maxlen=keep)
         self._pending: dict[bytes, deque[_Pending]] = {}
-        self._routes: dict[tuple[str, int], str] = {}
+        self._routes: dict[tuple[int, int], Route] = {}
+        self._sends: dict[tuple[str, int], _SendRecord] = {}
+        self._lanes: dict[str, str] = {}  # trace key -> lane
         self._seq = itertools.count(1)
         self._callbacks: list[Callable[[Flow], None]] = []
         self.clock = clock
@@ -114,55 +186,125 @@ class Traffic:
         with self._lock:
             return list(self._flows)
 
-    def route_of(self, client: Client, message: Message) -> str:
-        """How a received message got to ``client`` (``"channel room"``, ``"walker"``, ...) if known."""
+    def flows_after(self, seq: int) -> list[Flow]:
+        """The remembered flows recorded after ``seq``, oldest first."""
         with self._lock:
-            return self._routes.get((client.name, message.index), "")
+            if not self._flows or self._flows[-1].seq <= seq:
+                return []
+            start = max(0, len(self._flows) - (self._flows[-1].seq - seq))
+            return list(itertools.islice(self._flows, start, None))
+
+    def route_of(self, client: Client, message: Message) -> Route:
+        """How a received message got to ``client``: its route, or one read from the message alone."""
+        with self._lock:
+            route = self._routes.get((id(client), message.index))
+        return route or _plain_route(message)
+
+    # -- names -------------------------------------------------------------------------
+
+    def _client_name(self, client_id: str) -> str | None:
+        return next((c.name for c in self.clients if c.client_id == client_id), None)
+
+    def _user_name(self, root_id: str) -> str | None:
+        owners = [c for c in self.clients if c.root_id == root_id]
+        emails = {c.email for c in owners if c.email}
+        if len(emails) == 1:
+            return emails.pop()
+        return ", ".join(c.name for c in owners) or None
+
+    def _targets(self, kind: str, ids: Iterable[Any]) -> str:
+        names = []
+        for raw in ids:
+            value = str(raw)
+            known = self._client_name(value) if kind == "client" else self._user_name(value) if kind == "user" else None
+            names.append(known or (value if len(value) <= 24 else value[:10] + "…" + value[-6:]))
+        return ", ".join(names)
+
+    def _lane_of(self, cause: Cause) -> str:
+        if cause.trace_key is not None and cause.trace_key in self._lanes:
+            return self._lanes[cause.trace_key]
+        client_id = cause.client_id or ""
+        return self._client_name(client_id) or f"client …{client_id[-6:]}"
+
+    # -- recording ---------------------------------------------------------------------
 
     def record_sent(self, client: Client, sent: Sent) -> None:
-        """Note one sent event (a client's ``on_send`` callback)."""
+        """Note one sent event (a client's ``on_send`` callback, called before the frame leaves)."""
         event = sent.event
         kind = str(event.get("type"))
+        route, label, text = "", kind, _json(event)
+        pending = None
         if kind in ("user", "channel", "client"):
             ids = event.get(f"{kind}_ids") or event.get("root_ids") or []
-            route = f"{kind} {', '.join(str(i)[:16] for i in ids)}"
-            key = orjson.dumps(event.get("data"))
-            with self._lock:
-                self._pending.setdefault(key, deque()).append(_Pending(client.name, route, kind, sent.sent_at))
-            self._add(client.name, SERVER, kind, _label(event.get("data")), route, sent.sent_at)
+            ids = ids if isinstance(ids, list) else []
+            route = f"{kind} {self._targets(kind, ids)}"
+            label = _label(event.get("data"))
+            pending = (orjson.dumps(event.get("data")), kind, route, tuple(str(i) for i in ids))
         elif kind == "walker":
-            self._add(client.name, SERVER, "walker", f"walker {event.get('walker')}", "", sent.sent_at)
-        else:
-            self._add(client.name, SERVER, kind, kind, "", sent.sent_at)
+            label = f"walker {event.get('walker')}"
+        flow = self._add(
+            client.name, SERVER, kind if kind in KINDS else "notification", label, route, sent.sent_at, text
+        )
+        with self._lock:
+            if sent.connection is not None:
+                self._lanes[sent.connection] = client.name
+                self._sends[(sent.connection, sent.number)] = _SendRecord(flow.seq, sent.sent_at, client.name, event)
+                _trim(self._sends)
+            if pending is not None:
+                key, kind, route, targets = pending
+                entry = _Pending(client.name, kind, route, sent.sent_at, flow.seq, targets)
+                self._pending.setdefault(key, deque()).append(entry)
 
     def record_received(self, client: Client, message: Message) -> None:
         """Note one received message (a client's ``on_message`` callback)."""
-        kind = message.kind
-        if kind == "connection":
-            self._add(SERVER, client.name, "connection", "connection", "", message.received_at)
-            return
-        if kind == "response":
-            self._add(
-                SERVER, client.name, "response", f"reports ({len(message.data['reports'])})", "", message.received_at
+        cause = message.cause
+        if cause is not None and cause.origin != "relay":
+            flow_args, route = self._exact(client, message, cause)
+        else:
+            flow_args, route = self._inferred(client, message, cause)
+        with self._lock:
+            self._routes[(id(client), message.index)] = route
+            _trim(self._routes)
+        self._add(*flow_args)
+
+    def _exact(self, client: Client, message: Message, cause: Cause) -> tuple[tuple[Any, ...], Route]:
+        """A receipt whose server said why it was sent."""
+        with self._lock:
+            send = self._sends.get((cause.trace_key, cause.event or 0)) if cause.trace_key else None
+        seq = send.seq if send else None
+        latency = message.received_at - send.at if send else None
+        text = _json(message.data)
+        kind = cause.route
+        label = _answer_label(message) if kind in ("connection", "response", "error") else _label(message.data)
+        addressed = f"{kind} {self._targets(kind, cause.targets)}" if cause.targets else kind
+        if cause.origin == "client" and kind in ("channel", "user", "client"):
+            source = self._lane_of(cause)
+            return (source, client.name, kind, label, addressed, message.received_at, text, seq, latency), Route(
+                kind, f"{addressed} · from {source}", source
             )
-            return
-        if kind == "error":
-            self._add(SERVER, client.name, "error", f"error {message.data['code']}", "", message.received_at)
-            return
+        if cause.origin == "client":  # an answer to the receiving socket's own event, or to its connecting
+            words = _answer_words(kind, send)
+        else:
+            started = _origin_words(cause, self._lane_of(cause) if cause.client_id else None)
+            words = started if kind in ("response", "error") else f"{addressed} · {started}"
+        return (SERVER, client.name, kind, label, words, message.received_at, text, seq, latency), Route(kind, words)
+
+    def _inferred(self, client: Client, message: Message, cause: Cause | None) -> tuple[tuple[Any, ...], Route]:
+        """A receipt with no exact cause (a server in another process): matched by its data."""
+        text = _json(message.data)
+        at = message.received_at
+        plain = _plain_route(message)
+        if plain.kind in ("connection", "response", "error"):
+            return (SERVER, client.name, plain.kind, _answer_label(message), plain.text, at, text), plain
         pending = self._match(client.name, message)
         if pending is None:
-            self._add(SERVER, client.name, "notify", _label(message.data), "notify", message.received_at)
-            self._remember_route(client.name, message.index, "notify")
-            return
-        self._remember_route(client.name, message.index, pending.route)
-        self._add(pending.sender, client.name, pending.kind, _label(message.data), pending.route, message.received_at)
-
-    def _remember_route(self, receiver: str, index: int, route: str) -> None:
-        with self._lock:
-            self._routes[(receiver, index)] = route
-            if len(self._routes) > MAX_ROUTES:
-                for old in list(itertools.islice(self._routes, len(self._routes) - MAX_ROUTES)):
-                    del self._routes[old]
+            kind = cause.route if cause is not None else "notification"
+            words = "from another process" if cause is not None else "from the server"
+            return (SERVER, client.name, kind, _label(message.data), words, at, text), Route(kind, words)
+        latency = at - pending.at
+        route = Route(pending.kind, f"{pending.route} · from {pending.sender}", pending.sender)
+        args = (pending.sender, client.name, pending.kind, _label(message.data), pending.route, at, text)
+        return (*args, pending.seq, latency), route
 
     def _match(self, receiver: str, message: Message) -> _Pending | None:
         key = orjson.dumps(message.data)
@@ -181,10 +323,63 @@ class Traffic:
                 del self._pending[key]
         return None
 
-    def _add(self, source: str, target: str, kind: str, label: str, route: str, at: float) -> None:
-        flow = Flow(next(self._seq), at, source, target, kind, label, route)
+    def _add(
+        self,
+        source: str,
+        target: str,
+        kind: str,
+        label: str,
+        route: str,
+        at: float,
+        text: str = "",
+        cause: int | None = None,
+        latency: float | None = None,
+    ) -> Flow:
         with self._lock:
+            flow = Flow(next(self._seq), at, source, target, kind, label, route, cause, latency, text)
             self._flows.append(flow)
             self.total += 1
         for callback in list(self._callbacks):
             callback(flow)
+        return flow
+
+
+def _plain_route(message: Message) -> Route:
+    """What a message says about its route by itself."""
+    kind = message.kind
+    if kind == "connection":
+        return Route("connection", "connection")
+    if kind == "response":
+        return Route("response", "walker answer")
+    if kind == "error":
+        return Route("error", "error")
+    return Route("notification", "from the server")
+
+
+def _answer_label(message: Message) -> str:
+    """The arrow label of a connection event, walker answer or error."""
+    data = message.data
+    if message.kind == "response":
+        return f"reports ({len(data.get('reports') or [])})"
+    if message.kind == "error":
+        return f"error {data.get('code')}"
+    return _label(data)
+
+
+def _answer_words(kind: str, send: _SendRecord | None) -> str:
+    """How to name an answer to one of the receiving socket's own events."""
+    if send is None:
+        return kind
+    event_type = send.event.get("type")
+    if event_type == "walker":
+        return f"walker {send.event.get('walker')}"
+    return f"{kind} to {event_type}"
+
+
+def _origin_words(cause: Cause, lane: str | None) -> str:
+    """Who started a message the server sent on its own account."""
+    if cause.origin == "walker":
+        return f"walker {cause.walker}" + (f" ({lane})" if lane else "")
+    if cause.origin == "rest":
+        return f"REST walker {cause.walker}"
+    return "server"

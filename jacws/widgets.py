@@ -30,7 +30,7 @@ import traitlets
 
 from .client import Client, ClientState, Message
 from .errors import JacWSError
-from .traffic import SERVER, Flow, Traffic
+from .traffic import SERVER, Flow, Route, Traffic
 
 __all__ = ["ClientCard", "FlowView", "Playground", "ServerPanel", "UpdateQueue", "fetch_walkers"]
 
@@ -160,7 +160,7 @@ class ClientCard(w.VBox):  # type: ignore[misc]
         peers: Sequence[Client] = (),
     ) -> None:
         self.client = client
-        self.traffic = traffic
+        self.traffic = traffic if traffic is not None else Traffic([client])
         self.peers = list(peers)
         self.walkers = walkers if walkers is not None else self._fetch_walkers()
         self.updates = UpdateQueue(self._apply)
@@ -368,8 +368,8 @@ class ClientCard(w.VBox):  # type: ignore[misc]
         self.progress.bar_style = "success" if value >= 100 or status in ("completed", "done") else "info"
         self.progress_label.value = f"{value:g}% {status}".strip()
 
-    def _route(self, message: Message) -> str:
-        return self.traffic.route_of(self.client, message) if self.traffic else ""
+    def _route(self, message: Message) -> Route:
+        return self.traffic.route_of(self.client, message)
 
     def _visible(self) -> list[Message]:
         wanted_type = self.type_filter.value
@@ -381,15 +381,13 @@ class ClientCard(w.VBox):  # type: ignore[misc]
             else:
                 messages = [m for m in messages if m.type == wanted_type]
         if wanted_route != "all":
-            messages = [m for m in messages if self._route(m) == wanted_route]
+            messages = [m for m in messages if self._route(m).kind == wanted_route]
         return messages
 
     def _render_inbox(self) -> None:
         inbox = self.client.inbox
         for message in inbox[-INBOX_ROWS:]:
-            route = self._route(message)
-            if route:
-                self._routes_seen.add(route)
+            self._routes_seen.add(self._route(message).kind)
         types = ["all", *sorted(self._types_seen)]
         if list(self.type_filter.options) != types:
             self.type_filter.options = types
@@ -403,8 +401,7 @@ class ClientCard(w.VBox):  # type: ignore[misc]
             stamp = time.strftime("%H:%M:%S", time.localtime(message.received_at))
             millis = f"{message.received_at % 1:.3f}"[1:]
             color = _KIND_COLORS[message.kind]
-            route = self._route(message)
-            via = f" <i>via {html.escape(route)}</i>" if route else ""
+            via = f" <i>{html.escape(self._route(message).text)}</i>"
             body = html.escape(orjson.dumps(message.data).decode()[:400])
             rows.append(
                 f"<div style='font-family:monospace;font-size:12px'>{stamp}{millis} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["errors", "protocol", "graph", "walkers", "auth", "store", "relay", "hub", "settings"]
+CORE = ["errors", "protocol", "graph", "walkers", "auth", "store", "relay", "hub", "settings", "trace"]
 
 
 def test_core_modules_import_no_framework() -> None:

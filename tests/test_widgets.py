@@ -36,16 +36,16 @@ def test_cards_show_state_ids_inbox_and_filters(playground_server: Server) -> No
     assert guest.client_id in card.ids.value and guest.channel_id in card.ids.value
     assert card.count.value == "3 of 3 messages"
     assert set(card.type_filter.options) >= {"all", "chat", "news", "connection", "kind:notification"}
-    assert "channel room" in card.channel_filter.options
+    assert "channel" in card.channel_filter.options
     card.type_filter.value = "chat"
     assert card.count.value == "1 of 3 messages" and "hi" in card.inbox.value and "news" not in card.inbox.value
     card.type_filter.value = "all"
-    card.channel_filter.value = "channel room"
+    card.channel_filter.value = "channel"
     assert card.count.value == "1 of 3 messages"
     assert [c.name for c in play.traffic.clients] == [alice.name, guest.name]
     assert play.flow.lanes[:3] == ["server", alice.name, guest.name]
     kinds = [(f["source"], f["target"], f["kind"]) for f in play.flow.flows]
-    assert (alice.name, guest.name, "channel") in kinds and ("server", guest.name, "notify") in kinds
+    assert (alice.name, guest.name, "channel") in kinds and ("server", guest.name, "client") in kinds
 
 
 def test_form_buttons_send_every_event_type(playground_server: Server) -> None:

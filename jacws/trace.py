@@ -1,0 +1,105 @@
+"""Why each message was sent: causes the hub records for the simulated clients of its own process.
+
+A simulated client (:mod:`jacws.client`) opens a :class:`ConnectionTrace` before it
+connects and names it in an ``X-Jacws-Trace`` header. When the server runs in the same
+process, the hub finds the trace by that key and, for every frame it queues to the
+connection, appends the :class:`Cause` of that frame *before* the frame can leave; the
+client takes one cause per frame it receives, in order. So every received message knows
+exactly which event of which socket (or which walker run, REST call or server call)
+caused it, whatever the thread timing. Keys are random and live in this process only: a
+remote client cannot make the server record anything, and a server in another process
+ignores the header (the playground then infers causes from the messages themselves).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["TRACE_HEADER", "Cause", "ConnectionTrace", "close_trace", "find_trace", "open_trace"]
+
+TRACE_HEADER = "x-jacws-trace"
+"""The handshake header naming a connection's trace key."""
+
+ROUTES = ("connection", "response", "error", "channel", "user", "client", "self")
+"""How a message was addressed, in the protocol's own words."""
+
+ORIGINS = ("client", "walker", "rest", "server", "relay")
+"""Who started it: a socket's own event, a socket's walker run, a REST walker call, the server, another process."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Why one message was sent to a connection.
+
+    Attributes:
+        route: how it was addressed (one of :data:`ROUTES`).
+        origin: who started it (one of :data:`ORIGINS`).
+        client_id: the socket whose event started it (client and walker origins).
+        trace_key: that socket's trace key, when it is a traced client of this process.
+        event: which of that socket's frames started it (1 for its first frame).
+        walker: the walker, for walker and rest origins.
+        targets: the ids the message was addressed to (channel, root or client ids).
+    """
+
+    route: str
+    origin: str
+    client_id: str | None = None
+    trace_key: str | None = None
+    event: int | None = None
+    walker: str | None = None
+    targets: tuple[str, ...] = ()
+
+    def with_route(self, route: str, targets: tuple[str, ...] = ()) -> Cause:
+        """The same origin, addressed another way."""
+        return Cause(route, self.origin, self.client_id, self.trace_key, self.event, self.walker, targets)
+
+
+class ConnectionTrace:
+    """The causes of the frames queued to one traced connection, oldest first.
+
+    The hub appends (on its loop) before each frame can leave; the client pops one per
+    frame received (on its own thread): deque appends and pops are atomic, so no lock.
+    ``received`` counts the frames the hub got from the connection (the event numbers).
+    """
+
+    __slots__ = ("causes", "key", "received")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.causes: deque[Cause | None] = deque()  # None: the server gave no reason (its own doing)
+        self.received = 0
+
+    def next_cause(self) -> Cause | None:
+        """The cause of the next frame received, if the server recorded one."""
+        try:
+            return self.causes.popleft()
+        except IndexError:
+            return None
+
+
+_traces: dict[str, ConnectionTrace] = {}
+_lock = threading.Lock()
+
+
+def open_trace() -> ConnectionTrace:
+    """A new trace under a fresh random key, findable by a server of this process."""
+    trace = ConnectionTrace(secrets.token_hex(16))
+    with _lock:
+        _traces[trace.key] = trace
+    return trace
+
+
+def find_trace(key: str) -> ConnectionTrace | None:
+    """The open trace of this key, or None (unknown keys, including every remote one, are ignored)."""
+    with _lock:
+        return _traces.get(key)
+
+
+def close_trace(trace: ConnectionTrace) -> None:
+    """Forget a trace (its connection is gone)."""
+    with _lock:
+        _traces.pop(trace.key, None)
+    trace.causes.clear()
