@@ -14,6 +14,7 @@ from .walkers import Walker, on_entry, on_exit, registry, socket
 
 if TYPE_CHECKING:
     from .jac import load_jac
+    from .localredis import start_redis
     from .server import Server, start
 
 __all__ = [
@@ -29,11 +30,12 @@ __all__ = [
     "registry",
     "socket",
     "start",
+    "start_redis",
 ]
 
 __version__ = "0.1.0"
 
-_LAZY = {"start": "server", "Server": "server", "load_jac": "jac"}
+_LAZY = {"start": "server", "Server": "server", "load_jac": "jac", "start_redis": "localredis"}
 
 
 def __getattr__(name: str) -> Any:

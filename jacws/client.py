@@ -354,45 +354,48 @@ class Client:
             await ws.send(text)
 
     async def _read(self, ws: ClientConnection, opened: Future[None], trace: ConnectionTrace) -> None:
+        # Callbacks (the playground's views) hear of a message before anyone waiting for it
+        # wakes up: once wait_for() or result() returns, every view has been told.
         try:
             async for frame in ws:
                 data = orjson.loads(frame)
-                message = self._record(data, trace.next_cause())
+                message = Message(data, time.time(), len(self._inbox), trace.next_cause())  # only we append
                 if message.kind == "connection" and isinstance(data.get("data"), dict):
                     self.info = dict(data["data"])
-                    if not opened.done():
-                        self._set_state(ClientState.OPEN)
-                        opened.set_result(None)
                 request_id = data.get("id") if message.kind in ("response", "error") else None
-                if isinstance(request_id, str) and request_id in self._calls:
-                    call = self._calls.pop(request_id)
+                call = self._calls.pop(request_id, None) if isinstance(request_id, str) else None
+                if call is not None:
                     call.answered_at = message.received_at
                     self._answered.append(call)
-                    call.future.set_result(data)
                 for callback in list(self._callbacks):
                     try:
                         callback(self, message)
                     except Exception:
                         log.exception("message callback of %s failed", self.name)
+                self._record(message)
+                if message.kind == "connection" and not opened.done():
+                    self._set_state(ClientState.OPEN)
+                    opened.set_result(None)
+                if call is not None:
+                    call.future.set_result(data)
         except ConnectionClosed:
             pass
 
-    def _record(self, data: Any, cause: Cause | None) -> Message:
+    def _record(self, message: Message) -> None:
         with self._changed:
-            message = Message(data, time.time(), len(self._inbox), cause)
             self._inbox.append(message)
             self._changed.notify_all()
-        return message
 
     def _set_state(self, state: ClientState) -> None:
         with self._changed:
             self.state = state
-            self._changed.notify_all()
         for callback in list(self._state_callbacks):
             try:
                 callback(self)
             except Exception:
                 log.exception("state callback of %s failed", self.name)
+        with self._changed:  # after the callbacks: once wait_closed() returns, every view has been told
+            self._changed.notify_all()
 
     # -- sending ---------------------------------------------------------------------
 

@@ -244,6 +244,8 @@ class Server:
         self.walkers = walkers
         self.state = ServerState.STOPPED
         self.port: int | None = None
+        self._last_port: int | None = None
+        self._replaceable = False  # started by jacws.start(): the next jacws.start() stops it
         self.runtime: Runtime | None = None
         self._thread: threading.Thread | None = None
         self._uvicorn: UvicornServer | None = None
@@ -307,6 +309,9 @@ class Server:
             self.port = None
             raise ServerError(f"the server did not start: {self._error!r}")
         self.state = ServerState.RUNNING
+        if self._replaceable:
+            with _started_lock:
+                _started.append(self)
         log.info("jacws serving on %s", self.url)
         return self
 
@@ -339,13 +344,13 @@ class Server:
             self._uvicorn.force_exit = True
             self._thread.join(timeout)
         self.state = ServerState.STOPPED
-        self.port = None
+        self._last_port, self.port = self.port, None
         self._thread = None
         _forget_started(self)
 
     def restart(self) -> Server:
-        """Stop and start again on the same port (the in-memory store starts empty)."""
-        port = self.port
+        """Stop (if running) and start again on the same port (the in-memory store starts empty)."""
+        port = self.port or self._last_port
         self.stop()
         if port is not None:
             self.settings = self.settings.with_changes(port=port)
@@ -463,7 +468,6 @@ def start(
         for earlier in previous:
             earlier.stop()
     config = Settings(host=host, port=port, db=db, secret=secret, redis_url=redis_url).with_changes(**settings)
-    server = Server(config, walkers).start()
-    with _started_lock:
-        _started.append(server)
-    return server
+    server = Server(config, walkers)
+    server._replaceable = True
+    return server.start()

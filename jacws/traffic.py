@@ -62,6 +62,7 @@ class Route:
     kind: str
     text: str
     sender: str = SERVER
+    latency: float | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,11 @@ class Traffic:
         """How a received message got to ``client``: its route, or one read from the message alone."""
         with self._lock:
             route = self._routes.get((id(client), message.index))
-        return route or _plain_route(message)
+        if route is not None:
+            return route
+        if message.cause is not None and message.cause.origin != "relay":  # from before this model watched
+            return self._exact(client, message, message.cause)[1]
+        return _plain_route(message)
 
     # -- names -------------------------------------------------------------------------
 
@@ -280,14 +285,16 @@ class Traffic:
         if cause.origin == "client" and kind in ("channel", "user", "client"):
             source = self._lane_of(cause)
             return (source, client.name, kind, label, addressed, message.received_at, text, seq, latency), Route(
-                kind, f"{addressed} · from {source}", source
+                kind, f"{addressed} · from {source}", source, latency
             )
         if cause.origin == "client":  # an answer to the receiving socket's own event, or to its connecting
             words = _answer_words(kind, send)
         else:
             started = _origin_words(cause, self._lane_of(cause) if cause.client_id else None)
             words = started if kind in ("response", "error") else f"{addressed} · {started}"
-        return (SERVER, client.name, kind, label, words, message.received_at, text, seq, latency), Route(kind, words)
+        return (SERVER, client.name, kind, label, words, message.received_at, text, seq, latency), Route(
+            kind, words, SERVER, latency
+        )
 
     def _inferred(self, client: Client, message: Message, cause: Cause | None) -> tuple[tuple[Any, ...], Route]:
         """A receipt with no exact cause (a server in another process): matched by its data."""
@@ -302,7 +309,7 @@ class Traffic:
             words = "from another process" if cause is not None else "from the server"
             return (SERVER, client.name, kind, _label(message.data), words, at, text), Route(kind, words)
         latency = at - pending.at
-        route = Route(pending.kind, f"{pending.route} · from {pending.sender}", pending.sender)
+        route = Route(pending.kind, f"{pending.route} · from {pending.sender}", pending.sender, latency)
         args = (pending.sender, client.name, pending.kind, _label(message.data), pending.route, at, text)
         return (*args, pending.seq, latency), route
 
@@ -367,13 +374,13 @@ def _answer_label(message: Message) -> str:
 
 
 def _answer_words(kind: str, send: _SendRecord | None) -> str:
-    """How to name an answer to one of the receiving socket's own events."""
+    """How to name an answer to one of the receiving socket's own events (or to its connecting)."""
     if send is None:
-        return kind
+        return "on connecting" if kind == "connection" else f"answer to an event of {kind}"
     event_type = send.event.get("type")
     if event_type == "walker":
         return f"walker {send.event.get('walker')}"
-    return f"{kind} to {event_type}"
+    return f"answer to {event_type}"
 
 
 def _origin_words(cause: Cause, lane: str | None) -> str:

@@ -1,10 +1,14 @@
 """The browser client page in headless Chromium: an anonymous page and a page logged in through
-change_user exchange channel, client and user messages and walker calls."""
+change_user exchange channel, client and user messages and walker calls; the layout fills a wide
+window and stacks without overflow in a narrow one."""
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from jacws.protocol import PUBLIC_ROOT_ID
@@ -13,10 +17,11 @@ from jacws.server import Server
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 WAIT = 15_000  # milliseconds for every expectation on the page
+WIDE = {"width": 1400, "height": 900}
 
 
-def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+def open_page(browser: Browser, url: str, errors: list[str], viewport: dict[str, int] = WIDE) -> Page:
+    page = browser.new_context(viewport=viewport).new_page()
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
@@ -31,12 +36,39 @@ def send_form(page: Page, tab: str, fields: dict[str, str], button: str) -> None
     page.get_by_test_id(button).click()
 
 
+def connect_anonymously(page: Page) -> str:
+    """Connects the page, and returns its chat signature: "guest-" and the start of its client id."""
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("root-id")).to_have_text(PUBLIC_ROOT_ID, timeout=WAIT)
+    client_id = page.get_by_test_id("client-id").inner_text()
+    return "guest-" + client_id.split(":")[-1][:4]
+
+
+def run_long_task(page: Page) -> None:
+    page.locator("#tabs button", has_text="walker").first.click()
+    page.get_by_test_id("walker-name").select_option("long_task")
+    page.locator("[data-testid=field-delay]").fill("0.01")
+    page.get_by_test_id("send-walker").click()
+    expect(page.get_by_test_id("walker-rtt")).to_have_text(re.compile(r"round trip \d+\.\d ms"), timeout=WAIT)
+
+
+def chat(page: Page, text: str) -> None:
+    page.get_by_test_id("chat-text").fill(text)
+    page.get_by_test_id("chat-send").click()
+
+
+def chat_line(page: Page, author: str, text: str) -> None:
+    """Waits for one chat line that shows this author and this text."""
+    line = page.get_by_test_id("chat").locator("li", has_text=text)
+    expect(line.locator(".author")).to_have_text(author, timeout=WAIT)
+
+
 def test_two_pages_exchange_every_kind_of_message(chromium: Browser, server: Server) -> None:
     errors: list[str] = []
     guest = open_page(chromium, server.url + "/?channel_id=lobby", errors)
-    guest.get_by_test_id("connect").click()
-    expect(guest.get_by_test_id("root-id")).to_have_text(PUBLIC_ROOT_ID, timeout=WAIT)
+    guest_author = connect_anonymously(guest)
     expect(guest.get_by_test_id("channel-id")).to_have_text("lobby")
+    expect(guest.get_by_test_id("chat-author")).to_have_text(guest_author)
     expect(guest.get_by_test_id("state")).to_contain_text("open · anonymous")
 
     member = open_page(chromium, server.url + "/?channel_id=lobby", errors)
@@ -50,11 +82,16 @@ def test_two_pages_exchange_every_kind_of_message(chromium: Browser, server: Ser
     member_root = member.get_by_test_id("root-id").inner_text()
     assert member_root.startswith("n::") and member_root != PUBLIC_ROOT_ID
 
-    # channel: the chat view of both pages
-    guest.get_by_test_id("chat-text").fill("hello from the guest")
-    guest.get_by_test_id("chat-send").click()
-    expect(member.get_by_test_id("chat")).to_contain_text("guest: hello from the guest", timeout=WAIT)
-    expect(guest.get_by_test_id("chat")).to_contain_text("guest: hello from the guest", timeout=WAIT)
+    # channel: the chat sends the typed text signed by its author, and both pages show both
+    chat(guest, "hello from the guest")
+    chat_line(member, f"{guest_author}:", "hello from the guest")
+    chat_line(guest, f"{guest_author}:", "hello from the guest")
+    expect(member.get_by_test_id("chat-author")).to_have_text("browser@example.com")
+    chat(member, "welcome, guest")
+    chat_line(guest, "browser@example.com:", "welcome, guest")
+    chat_line(member, "browser@example.com:", "welcome, guest")
+    frame = '{"type":"chat","data":{"message":"welcome, guest","author":"browser@example.com"}}'
+    expect(guest.get_by_test_id("inbox")).to_contain_text(frame)
 
     # client: the member writes to the guest's client id
     guest_client = guest.get_by_test_id("client-id").inner_text()
@@ -74,17 +111,30 @@ def test_two_pages_exchange_every_kind_of_message(chromium: Browser, server: Ser
     guest.locator("[data-testid=field-channel_id]").fill("lobby")
     guest.get_by_test_id("send-walker").click()
     expect(guest.get_by_test_id("inbox")).to_contain_text('"code":"auth_required"', timeout=WAIT)
-    member.get_by_test_id("chat-walker").click()
-    expect(guest.get_by_test_id("chat")).to_contain_text("string", timeout=WAIT)
+    expect(member.get_by_test_id("chat-walker")).to_have_text("run send_chat_to_group")
+    member.get_by_test_id("chat-walker").click()  # the seed's walker: a fixed "string", no author
+    chat_line(guest, "no author", "string")
+    chat(guest, "that was the seed's walker")
+    chat_line(member, f"{guest_author}:", "that was the seed's walker")
+    chat(member, "and this one is signed")
+    chat_line(guest, "browser@example.com:", "and this one is signed")
+    chat(guest, "can I run walkers without logging in?")
+    chat_line(member, f"{guest_author}:", "can I run walkers without logging in?")
+    chat(member, "long_task, yes: it has auth = False")
+    chat(member, "its progress shows in the inbox")
+    chat_line(guest, "browser@example.com:", "its progress shows in the inbox")
+    texts = ["hello from the guest", "welcome, guest", "string", "that was the seed's walker", "and this one is signed"]
+    texts += ["can I run walkers without logging in?", "long_task, yes: it has auth = False"]
+    texts += ["its progress shows in the inbox"]
+    for page in (guest, member):  # every line once, in the order sent
+        expect(page.get_by_test_id("chat").locator(".text")).to_have_text(texts, timeout=WAIT)
 
-    guest.get_by_test_id("walker-name").select_option("long_task")
-    guest.locator("[data-testid=field-delay]").fill("0.01")
-    guest.get_by_test_id("send-walker").click()
+    run_long_task(guest)
     expect(guest.get_by_test_id("inbox")).to_contain_text('"reports":["done"]', timeout=WAIT)
     expect(guest.get_by_test_id("inbox")).to_contain_text('"progress":"100%"')
-    expect(guest.get_by_test_id("walker-rtt")).to_contain_text("round trip")
+    run_long_task(member)
 
-    member.screenshot(path=str(ARTIFACTS / "browser-member.png"), full_page=True)
+    member.screenshot(path=str(ARTIFACTS / "browser-member.png"))  # the README's picture: docs/browser.png
 
     # log out: the token is revoked, and the open socket turns anonymous
     member.get_by_test_id("logout").click()
@@ -101,3 +151,71 @@ def test_the_page_uses_only_relative_urls() -> None:
     for text in (page, script):
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
     assert 'new URL("websocket", location.href)' in script
+
+
+def box(page: Page, selector: str) -> dict[str, float]:
+    return page.locator(selector).first.evaluate(
+        "e => { const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, "
+        "bottom: r.bottom, width: r.width, height: r.height}; }"
+    )
+
+
+def test_a_wide_window_is_filled_and_nothing_squeezed(chromium: Browser, server: Server) -> None:
+    errors: list[str] = []
+    page = open_page(chromium, server.url + "/?channel_id=wide", errors)
+    connect_anonymously(page)
+    run_long_task(page)
+
+    # the chat input takes most of its row
+    assert box(page, "#chat-text")["width"] >= 0.6 * box(page, "#chat-form")["width"]
+
+    # the panels of the top row span the window, with no empty column between or after them
+    content = page.evaluate(
+        "(() => { const m = document.querySelector('main'), s = getComputedStyle(m), r = m.getBoundingClientRect();"
+        " return {left: r.left + parseFloat(s.paddingLeft), right: r.right - parseFloat(s.paddingRight)}; })()"
+    )
+    panels = [box(page, f"#{id_}") for id_ in ("connect-panel", "send-panel", "chat-panel", "inbox-panel")]
+    top = min(panel["top"] for panel in panels)
+    row = sorted((panel for panel in panels if panel["top"] < top + 5), key=lambda panel: panel["left"])
+    assert len(row) >= 3
+    assert row[0]["left"] - content["left"] < 40 and content["right"] - row[-1]["right"] < 40
+    assert all(right["left"] - left["right"] < 40 for left, right in itertools.pairwise(row))
+    # and reach the bottom of the window
+    assert max(panel["bottom"] for panel in panels) > WIDE["height"] - 40
+
+    # the round-trip time and its unit stay on one line
+    rtt = page.get_by_test_id("walker-rtt")
+    assert rtt.evaluate("e => e.getClientRects().length") == 1
+    assert rtt.evaluate("e => e.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(e).fontSize)")
+    page.screenshot(path=str(ARTIFACTS / "browser-wide.png"))
+    assert errors == []
+
+
+@pytest.mark.parametrize("width", [390, 800])
+def test_a_narrow_window_stacks_the_panels_without_overflow(chromium: Browser, server: Server, width: int) -> None:
+    errors: list[str] = []
+    page = open_page(chromium, server.url + "/?channel_id=narrow", errors, {"width": width, "height": 900})
+    author = connect_anonymously(page)
+    run_long_task(page)
+    chat(page, "a-long-unbroken-word-" * 8)
+    chat_line(page, f"{author}:", "a-long-unbroken-word-")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert box(page, "#chat-text")["width"] >= 0.6 * box(page, "#chat-form")["width"]
+    assert page.get_by_test_id("walker-rtt").evaluate("e => e.getClientRects().length") == 1
+    # every control and text is inside the window, and no button cuts its label
+    outside = page.evaluate(
+        """width => [...document.querySelectorAll("main *")].filter((e) => {
+            const r = e.getBoundingClientRect(), cut = e.tagName === "BUTTON" && e.scrollWidth > e.clientWidth;
+            return e.getClientRects().length && (r.left < 0 || r.right > width || cut);
+        }).map((e) => e.outerHTML.slice(0, 80))""",
+        width,
+    )
+    assert outside == []
+    if width < 700:  # one column: the panels stack
+        lefts = {
+            round(box(page, f"#{id_}")["left"]) for id_ in ("connect-panel", "send-panel", "chat-panel", "inbox-panel")
+        }
+        assert len(lefts) == 1
+    page.screenshot(path=str(ARTIFACTS / f"browser-{width}.png"), full_page=True)
+    assert errors == []

@@ -1,4 +1,4 @@
-"""End to end in a real browser: JupyterLab in headless Chromium runs the quickstart and drives its widgets."""
+"""End to end in a real browser: JupyterLab in headless Chromium runs every tutorial and uses its playground."""
 
 from __future__ import annotations
 
@@ -11,22 +11,53 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
+from conftest import JAC
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-KERNEL_IDLE = """() => {
+KERNEL_IDLE = """(name) => {
   const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const kernel = widget && widget.sessionContext && widget.sessionContext.session
     && widget.sessionContext.session.kernel;
-  return !!kernel && kernel.status === "idle";
+  return !!kernel && kernel.status === "idle" && widget.context.path.endsWith(name);
 }"""
-MESSAGE = "hello from chromium"
+ALL_CELLS_RAN = """() => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  const kernel = widget.sessionContext.session && widget.sessionContext.session.kernel;
+  const cells = widget.content.model.sharedModel.cells.filter((cell) => cell.cell_type === "code");
+  return !!kernel && kernel.status === "idle" && cells.every((cell) => cell.execution_count !== null);
+}"""
+CELL_ERRORS = """() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells
+  .flatMap((cell) => (cell.outputs || []).filter((o) => o.output_type === "error"))
+  .map((o) => o.ename + ": " + o.evalue)"""
+CELL_STATES = """() => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  const kernel = widget.sessionContext.session && widget.sessionContext.session.kernel;
+  return [kernel && kernel.status, widget.content.model.sharedModel.cells
+    .filter((cell) => cell.cell_type === "code").map((cell) => cell.execution_count)];
+}"""
+TICKS = """import gc
+from jacws.widgets import Playground
+
+_play = [o for o in gc.get_objects() if isinstance(o, Playground)][-1]
+_sender = _play.cards[0].client
+for _n in range(100):
+    _sender.channel([_sender.channel_id], {"type": "tick", "n": _n})
+_sender.wait_for(lambda m: m.get("n") == 99, timeout=30)"""
+NOTEBOOKS = [
+    pytest.param(path.name, id=path.stem, marks=[pytest.mark.jac] if "_jac" in path.stem else [])
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if "Playground(" in path.read_text() and (JAC or "_jac" not in path.stem)
+]
+SIZES = [(1280, 800), (1600, 1000)]
 
 
 def free_port() -> int:
@@ -37,9 +68,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """JupyterLab on 127.0.0.1 serving a copy of the notebooks; yields the quickstart's URL with its token."""
+    """JupyterLab on 127.0.0.1 serving a copy of the notebooks; yields its base URL with the token as query."""
     home = tmp_path_factory.mktemp("jupyter")
     shutil.copytree(ROOT / "notebooks", home / "notebooks")
+    shutil.copytree(ROOT / "examples", home / "examples", ignore=shutil.ignore_patterns("node_modules"))
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
@@ -79,7 +111,8 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             log.append(line)
             if f"127.0.0.1:{port}/lab" in line:
                 break
-        yield f"http://127.0.0.1:{port}/lab/tree/01_quickstart.ipynb?token={token}"
+        # Each page gets a workspace of its own: JupyterLab would otherwise reopen the earlier tests' notebooks.
+        yield f"http://127.0.0.1:{port}/lab/workspaces/{{workspace}}/tree/{{notebook}}?token={token}"
     except queue.Empty:
         pytest.fail("JupyterLab did not start:\n" + "".join(log))
     finally:
@@ -104,28 +137,113 @@ def select_last_cell(page: Page) -> None:
     )
 
 
-def test_quickstart_in_jupyterlab_sends_a_channel_message_from_a_card(jupyterlab: str, chromium: Browser) -> None:
-    context = chromium.new_context(viewport={"width": 1600, "height": 1250})
+def run_new_cell(page: Page, source: str) -> None:
+    """Append a code cell and run it in the notebook's kernel; return when the kernel is idle again."""
+    page.evaluate(
+        """(source) => {
+          const nb = window.jupyterapp.shell.currentWidget.content;
+          const cells = nb.model.sharedModel;
+          cells.insertCell(cells.cells.length, { cell_type: "code", source });
+          nb.activeCellIndex = nb.widgets.length - 1;
+        }""",
+        source,
+    )
+    run_command(page, "notebook:run-cell")
+    page.wait_for_function(ALL_CELLS_RAN, timeout=60_000)
+
+
+def open_notebook(page: Page, url: str, notebook: str) -> list[str]:
+    """Open a notebook with the file browser showing, Run All, wait for every cell; return the console errors."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url.format(workspace=secrets.token_hex(4), notebook=notebook))
+    page.wait_for_function(KERNEL_IDLE, arg=notebook, timeout=60_000)
+    expect(page.locator(".jp-FileBrowser")).to_be_visible()  # the file browser is open, as a new user has it
+    run_command(page, "notebook:run-all-cells")
+    try:
+        page.wait_for_function(ALL_CELLS_RAN, timeout=90_000)
+    except PlaywrightTimeout:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-stuck.png"), full_page=True)
+        pytest.fail(f"Run All did not finish: {page.evaluate(CELL_STATES)}; console errors: {errors}")
+    assert page.evaluate(CELL_ERRORS) == []
+    return errors
+
+
+def check_layout(page: Page, name: str, size: tuple[int, int]) -> None:
+    """Every tab title whole, the flow view's lane names, legend and caption in view; screenshots saved."""
+    clipped = page.evaluate(
+        """() => [...document.querySelectorAll('.jacws-card .jacws-tab, .jacws-card .jacws-chip')]
+          .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent)"""
+    )
+    assert clipped == [], f"cut titles at {size}: {clipped}"
+    flow = page.locator(".jacws-flow").first
+    flow.scroll_into_view_if_needed()
+    viewport = page.viewport_size
+    assert viewport is not None
+    for part in (".jacws-flow-lanes", ".jacws-flow-legend", ".jacws-flow-caption"):
+        box = flow.locator(part).bounding_box()
+        assert box is not None and box["height"] > 0, part
+        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], f"{part} out of view: {box}"
+    lanes = flow.locator(".jacws-lane").all_inner_texts()
+    assert "server" in lanes and len(lanes) >= 3, lanes
+    ARTIFACTS.mkdir(exist_ok=True)
+    stem = f"jupyterlab-{name[:2]}-{size[0]}x{size[1]}"
+    page.screenshot(path=str(ARTIFACTS / f"{stem}-flow.png"))
+    page.locator(".jacws-card").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{stem}-cards.png"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_after_run_all_the_playground_is_live_whole_and_readable(
+    notebook: str, jupyterlab: str, chromium: Browser
+) -> None:
+    context = chromium.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
     try:
         page = context.new_page()
-        page.goto(jupyterlab)
-        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-        select_last_cell(page)
-        run_command(page, "notebook:run-all-above")  # everything but the cell that stops the server
+        errors = open_notebook(page, jupyterlab, notebook)
         cards = page.locator(".jacws-card")
-        expect(cards).to_have_count(3, timeout=60_000)
-        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-        expect(page.get_by_text("hi from the guest").first).to_be_visible(timeout=30_000)
+        states = cards.locator(".jacws-state").all_inner_texts()
+        assert states and set(states) == {"open"}, states  # alive after Run All
 
-        alice, bob, guest = cards.nth(0), cards.nth(1), cards.nth(2)
-        alice.locator(".lm-TabBar-tab", has_text="channel").first.click()
-        alice.locator("textarea:visible").fill(json.dumps({"type": "chat", "data": {"message": MESSAGE}}))
-        alice.get_by_role("button", name="send to channels").click()
-        expect(bob).to_contain_text(MESSAGE, timeout=15_000)
-        expect(guest).to_contain_text(MESSAGE, timeout=15_000)
-        expect(page.locator(".jacws-flow svg")).to_contain_text("chat (channel lobby)", timeout=15_000)
+        # A channel message sent from the first card's form reaches every card on that channel, as a channel message.
+        channels = [card.locator(".jacws-id code").nth(2).inner_text() for card in cards.all()]
+        first = cards.first
+        first.get_by_role("tab", name="message").click()
+        first.get_by_role("radio", name="channel").click()
+        text = f"hello from chromium {secrets.token_hex(3)}"
+        first.locator("textarea").fill(json.dumps({"type": "chat", "data": {"message": text}}))
+        started = time.monotonic()
+        first.get_by_role("button", name="send to channel").click()
+        for card, channel in zip(cards.all(), channels, strict=True):
+            if channel == channels[0]:
+                expect(card.locator(".jacws-entry.jacws-in.k-channel", has_text=text).first).to_be_visible(
+                    timeout=2_000
+                )
+        assert time.monotonic() - started < 4  # the 2 s bound, plus Playwright's own overhead per card
+        expect(page.locator(".jacws-flow-svg")).to_contain_text("chat · channel")
 
-        # The notebook's link to the browser client goes through jupyter-server-proxy.
+        run_new_cell(page, TICKS)  # 100 more messages: the lane names must stay in view
+        expect(page.locator(".jacws-flow-caption").first).to_contain_text("messages", timeout=10_000)
+        for size in SIZES:
+            page.set_viewport_size({"width": size[0], "height": size[1]})
+            check_layout(page, notebook, size)
+        assert errors == [], errors
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{notebook[:2]}-failed.png"), full_page=True)
+        raise
+    finally:
+        context.close()
+
+
+def test_the_quickstart_links_the_browser_client_through_the_proxy(jupyterlab: str, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    try:
+        page = context.new_page()
+        open_notebook(page, jupyterlab, "01_quickstart.ipynb")
+        guest = page.locator(".jacws-card").nth(2)
         link = page.get_by_role("link", name="open the browser client")
         href = link.get_attribute("href")
         assert href is not None and href.startswith("/proxy/"), href
@@ -138,13 +256,14 @@ def test_quickstart_in_jupyterlab_sends_a_channel_message_from_a_card(jupyterlab
         proxied.get_by_test_id("chat-send").click()
         expect(guest).to_contain_text("through the proxy", timeout=15_000)  # reached a card in the notebook
         proxied.close()
-
         run_command(page, "application:toggle-left-area")
+        page.locator(".jacws-flow").first.scroll_into_view_if_needed()
         page.evaluate("() => document.querySelector('.jacws-flow').scrollIntoView()")
-        page.screenshot(path=str(ARTIFACTS / "jupyterlab-playground.png"))
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-playground.png"))  # the README's picture
 
-        select_last_cell(page)
-        run_command(page, "notebook:run-cell")
-        expect(bob).to_contain_text("closed (code 1001)", timeout=30_000)
+        # The panel's stop button ends it: every card says so.
+        page.locator(".jacws-server-panel").get_by_role("button", name="stop server").click()
+        expect(guest.locator(".jacws-state")).to_have_text("closed (code 1001)", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-stopped.png"))
     finally:
         context.close()

@@ -145,7 +145,7 @@ def test_every_receipt_names_its_route_and_the_send_that_caused_it(server: Serve
     guest_kinds = [f.kind for f in received(traffic, "guest")]
     assert guest_kinds[-5:] == ["self", "self", "response", "error", "connection"]
     [error] = received(traffic, "guest", "error")
-    assert sent_flow(traffic, error.cause).text == '{"type":"bogus"}' and error.route == "error to bogus"
+    assert sent_flow(traffic, error.cause).text == '{"type":"bogus"}' and error.route == "answer to bogus"
     last = guest.inbox[-1]
     assert traffic.route_of(guest, last).kind == "connection" and last.cause is not None
     route = traffic.route_of(bob, bob.inbox[1])

@@ -39,6 +39,15 @@ function showInfo(data) {
   if (!$("channel-ids").value) $("channel-ids").value = data.channel_id;
   const who = data.root_id === PUBLIC_ROOT ? "anonymous" : page.email || "logged in";
   setState(`open · ${who}`);
+  $("chat-channel").textContent = data.channel_id;
+  $("chat-author").textContent = author();
+}
+
+// The chat's signature: the logged-in email, else "guest-" and a few characters of the client id.
+function author() {
+  if (page.email) return page.email;
+  const client = $("client-id").textContent.split(":").pop();
+  return client && client !== "-" ? `guest-${client.slice(0, 4)}` : "guest";
 }
 
 function addToInbox(message) {
@@ -53,11 +62,23 @@ function addToInbox(message) {
   $("count").textContent = `${page.count} messages`;
 }
 
+function span(className, text) {
+  const element = document.createElement("span");
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+// A chat line: time, author and text. The seed's walkers send {"message": "string"} with no author.
 function addToChat(message) {
   const body = message.data || {};
+  const who = body.author ?? body.from;
+  const text = typeof body.message === "string" ? body.message : JSON.stringify(body);
   const item = document.createElement("li");
-  const who = body.from ? `${body.from}: ` : "";
-  item.textContent = `${new Date().toLocaleTimeString()} ${who}${body.message ?? JSON.stringify(body)}`;
+  item.classList.toggle("mine", who !== undefined && who === author());
+  const time = span("time", new Date().toLocaleTimeString());
+  const name = who === undefined ? span("author none", "no author") : span("author", `${who}:`);
+  item.append(time, name, span("text", text));
   $("chat").append(item);
   $("chat").scrollTop = $("chat").scrollHeight;
 }
@@ -167,6 +188,7 @@ const senders = {
     if (response) {
       event.id = `page-${++page.seq}`;
       page.pending.set(event.id, performance.now());
+      $("walker-rtt").textContent = "waiting…";
     }
     send(event);
   },
@@ -205,7 +227,7 @@ async function loadWalkers() {
   const select = $("walker-name");
   select.replaceChildren(...page.walkers.map((walker) => new Option(walker.name, walker.name)));
   showWalkerFields();
-  $("chat-walker").hidden = !page.walkers.some((walker) => walker.name === "send_chat_to_group");
+  $("chat-seed").hidden = !page.walkers.some((walker) => walker.name === "send_chat_to_group");
 }
 
 function showTab(name) {
@@ -213,16 +235,25 @@ function showTab(name) {
   for (const form of document.querySelectorAll("form[data-form]")) form.hidden = form.dataset.form !== name;
 }
 
-function guard(action) {
+// Runs an action from a button or form, showing its error (if any) in the status line given.
+function guard(action, statusId = "send-status") {
   return async (event) => {
     if (event) event.preventDefault();
     try {
       await action();
-      status("send-status", "");
+      status(statusId, "");
     } catch (error) {
-      status("send-status", error.message, true);
+      status(statusId, error.message, true);
     }
   };
+}
+
+function sendChat() {
+  const text = $("chat-text").value.trim();
+  if (!text) return;
+  const chat = { type: "chat", data: { message: text, author: author() } };
+  send({ type: "channel", channel_ids: [$("channel-id").textContent], data: chat });
+  $("chat-text").value = "";
 }
 
 function wire() {
@@ -239,15 +270,10 @@ function wire() {
   for (const button of document.querySelectorAll("button.copy")) {
     button.onclick = () => navigator.clipboard && navigator.clipboard.writeText($(button.dataset.copy).textContent);
   }
-  $("chat-form").onsubmit = guard(() => {
-    const text = $("chat-text").value.trim();
-    if (!text) return;
-    const from = page.email || "guest";
-    send({ type: "channel", channel_ids: [$("channel-id").textContent], data: { type: "chat", data: { message: text, from } } });
-    $("chat-text").value = "";
-  });
-  $("chat-walker").onclick = guard(() =>
-    send({ type: "walker", walker: "send_chat_to_group", context: { channel_id: $("channel-id").textContent } }),
+  $("chat-form").onsubmit = guard(sendChat, "chat-status");
+  $("chat-walker").onclick = guard(
+    () => send({ type: "walker", walker: "send_chat_to_group", context: { channel_id: $("channel-id").textContent } }),
+    "chat-status",
   );
   loadWalkers().catch((error) => status("send-status", `cannot load the walkers: ${error.message}`, true));
 }

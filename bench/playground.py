@@ -1,0 +1,242 @@
+"""Playground display benchmark: what JupyterLab shows while a cell sends a burst, jacws against a bare server.
+
+    python bench/playground.py                 # 5,000 channel messages to 3 cards, both servers
+    python bench/playground.py --messages 2000
+
+JupyterLab runs in headless Chromium (Debian's chromium, driven by Playwright). A cell opens
+three simulated clients on one channel with a Playground (three cards and the flow view),
+then a second cell sends a burst of channel messages from one of them and blocks until every
+client has the last one, as a reader's cell would. Meanwhile the page is sampled every 50 ms:
+how many messages the flow view and the cards show, and how long each animation frame took.
+
+Two runs in one invocation, identical but for the server the clients talk to:
+- baseline: bench/baseline.py (a bare `websockets` server) in its own process;
+- jacws: `jacws.start()` inside the notebook's kernel, as the tutorials run it.
+
+Figures: messages per second the playground showed while the cell was blocked, the share
+shown when the cell ended and how long the rest took, the frame delay (p50, p95, max) while
+the burst was shown, and the cell's own duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+IDLE = """() => {
+  const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = widget && widget.sessionContext && widget.sessionContext.session
+    && widget.sessionContext.session.kernel;
+  return !!kernel && kernel.status === "idle";
+}"""
+FRAMES = """() => {
+  window.__jacwsFrames = [];
+  let last = performance.now();
+  const tick = (now) => { window.__jacwsFrames.push(now - last); last = now; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+}"""
+SAMPLE = """() => {
+  const caption = document.querySelector(".jacws-flow-caption");
+  const flows = caption ? parseInt(caption.textContent, 10) || 0 : 0;
+  const received = [...document.querySelectorAll(".jacws-count")]
+    .map((el) => parseInt((el.textContent.match(/(\\d+) received/) || [0, 0])[1], 10));
+  const widget = window.jupyterapp.shell.currentWidget;
+  const kernel = widget.sessionContext.session.kernel;
+  return { at: performance.now(), flows, received, busy: kernel.status !== "idle" };
+}"""
+SETUP = """
+import jacws
+from jacws.client import Client
+from jacws.widgets import Playground
+
+KIND, WS_URL = {kind!r}, {ws_url!r}
+if KIND == "jacws":
+    server = jacws.start(rate_per_second=1_000_000, rate_burst=1_000_000)
+    WS_URL = server.ws_url
+else:
+    server = None
+clients = [Client(WS_URL, channel_id="bench", name=f"client-{{n}}") for n in range(3)]
+Playground(server, clients)
+"""
+BURST = """
+import time
+started = time.perf_counter()
+sender = clients[0]
+for n in range({messages}):
+    sender.channel(["bench"], {{"type": "tick", "n": n}})
+for client in clients:
+    client.wait_for(lambda m: m.get("n") == {messages} - 1, timeout=300)
+print(f"cell {{time.perf_counter() - started:.3f}} s")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class JupyterLab:
+    """JupyterLab on 127.0.0.1 serving an empty notebook in a temporary folder."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="jacws-bench-"))
+        (self.home / "nb").mkdir()
+        notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        (self.home / "nb" / "bench.ipynb").write_text(json.dumps(notebook))
+        settings = self.home / "settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True)
+        (settings / "notification.jupyterlab-settings").write_text(
+            json.dumps({"checkForUpdates": False, "fetchNews": "false"})
+        )
+        env = {
+            **os.environ,
+            "JUPYTERLAB_SETTINGS_DIR": str(self.home / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(self.home / "workspaces"),
+            "JUPYTER_CONFIG_DIR": str(self.home / "config"),
+            "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
+        }
+        self.port, self.token = free_port(), secrets.token_hex(16)
+        command = [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.home / 'nb'}",
+            "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+        ]  # fmt: skip
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stderr or []], daemon=True).start()
+        while f"127.0.0.1:{self.port}/lab" not in lines.get(timeout=60):
+            pass
+
+    def url(self, workspace: str) -> str:
+        return f"http://127.0.0.1:{self.port}/lab/workspaces/{workspace}/tree/bench.ipynb?token={self.token}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def run_cell(page: Page, source: str, wait: bool = True) -> None:
+    """Append a code cell, run it, and (when ``wait``) return once the kernel is idle again."""
+    page.evaluate(
+        """(source) => {
+          const nb = window.jupyterapp.shell.currentWidget.content;
+          nb.model.sharedModel.insertCell(nb.model.sharedModel.cells.length, { cell_type: "code", source });
+          nb.activeCellIndex = nb.widgets.length - 1;
+          window.jupyterapp.commands.execute("notebook:run-cell");
+        }""",
+        source,
+    )
+    if wait:
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w.sessionContext.session.kernel.status !== 'idle'; }",
+            timeout=10_000,
+        )
+        page.wait_for_function(IDLE, timeout=600_000)
+
+
+def measure(lab: JupyterLab, kind: str, ws_url: str, messages: int, page: Page) -> dict[str, Any]:
+    page.goto(lab.url(secrets.token_hex(4)))
+    page.wait_for_function(IDLE, timeout=60_000)
+    run_cell(page, SETUP.format(kind=kind, ws_url=ws_url))
+    page.wait_for_selector(".jacws-flow-caption", timeout=60_000)
+    page.evaluate(FRAMES)
+    total = messages * 4  # one send and three receipts per message
+    samples: list[dict[str, Any]] = []
+    run_cell(page, BURST.format(messages=messages), wait=False)
+    deadline = time.monotonic() + 600
+    started = None
+    while time.monotonic() < deadline:
+        sample = page.evaluate(SAMPLE)
+        samples.append(sample)
+        if started is None and sample["busy"]:
+            started = sample
+        if started is not None and not sample["busy"] and sample["flows"] >= total:
+            break
+        page.wait_for_timeout(50)
+    frames = page.evaluate("() => window.__jacwsFrames.splice(0)")
+    busy = [s for s in samples if s["busy"]]
+    ended = busy[-1] if busy else samples[-1]
+    caught_up = next((s for s in samples if s["flows"] >= total and min(s["received"] or [0]) >= messages), samples[-1])
+    cell_seconds = (ended["at"] - (started or ended)["at"]) / 1000
+    shown_during = ended["flows"] - (started or ended)["flows"]
+    during = [f for f in frames if f > 0] or [0.0]  # every frame from the burst's start to the catch-up
+    return {
+        "shown_per_s_while_blocked": shown_during / cell_seconds if cell_seconds > 0 else 0.0,
+        "shown_at_cell_end_pct": 100.0 * ended["flows"] / total,
+        "catch_up_after_cell_s": max(0.0, (caught_up["at"] - ended["at"]) / 1000),
+        "frame_p50_ms": statistics.median(during),
+        "frame_p95_ms": statistics.quantiles(during, n=20)[-1] if len(during) >= 20 else max(during),
+        "frame_max_ms": max(during),
+        "cell_s": cell_seconds,
+        "samples_while_blocked": len(busy),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    args = parser.parse_args()
+    lab = JupyterLab()
+    baseline_port = free_port()
+    baseline = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "baseline.py"), "--port", str(baseline_port)],
+        stdout=subprocess.DEVNULL,
+    )
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for kind in ("baseline", "jacws"):
+                context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                page = context.new_page()
+                results[kind] = measure(lab, kind, f"ws://127.0.0.1:{baseline_port}/", args.messages, page)
+                page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+                context.close()
+            browser.close()
+    finally:
+        baseline.terminate()
+        baseline.wait(timeout=20)
+        lab.stop()
+    print(f"jacws playground benchmark · {args.messages} channel messages to 3 cards and the flow view")
+    print(f"{'metric':32} {'baseline':>12} {'jacws':>12} {'ratio':>8}")
+    for metric in results["baseline"]:
+        base, ours = results["baseline"][metric], results["jacws"][metric]
+        ratio = f"{ours / base:.2f}" if base else "-"
+        print(f"{metric:32} {base:12.1f} {ours:12.1f} {ratio:>8}")
+
+
+if __name__ == "__main__":
+    main()

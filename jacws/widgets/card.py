@@ -1,0 +1,383 @@
+"""The client card: one simulated client's identity, timeline of sent and received events, and forms for every event."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import orjson
+import traitlets
+
+from ..client import Client, ClientState, Message, Sent
+from ..errors import JacWSError
+from ..protocol import PUBLIC_ROOT_ID
+from ..traffic import KINDS, TEXT_LIMIT, Traffic
+from .updates import WIDGETS_LOCK, UpdateQueue, locked
+
+__all__ = ["ENTRIES", "ClientCard", "fetch_walkers"]
+
+HERE = Path(__file__).parent
+
+ENTRIES = 50
+"""How many of the latest timeline entries (after the filter) a card shows."""
+
+TIMELINE_KEEP = 5000
+"""How many sent and received events a card keeps for its filters."""
+
+DIRECTIONS = ("all", "sent", "received")
+
+
+def fetch_walkers(base_url: str, timeout: float = 5) -> list[dict[str, Any]]:
+    """The server's walker catalogue (``GET /walkers``)."""
+    with urllib.request.urlopen(f"{base_url}/walkers", timeout=timeout) as response:
+        walkers: list[dict[str, Any]] = orjson.loads(response.read())["walkers"]
+    return walkers
+
+
+def _parse_progress(data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict) or "progress" not in data:
+        return None
+    try:
+        value = float(str(data["progress"]).strip().rstrip("%"))
+    except ValueError:
+        return None
+    return {"value": max(0.0, min(100.0, value)), "status": str(data.get("status", ""))}
+
+
+def _parse_value(text: str, type_label: str) -> Any:
+    if type_label == "str":
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _json(data: Any) -> str:
+    text = orjson.dumps(data).decode()
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def _short(data: Any, limit: int = 80) -> str:
+    """A message in one line: its ``type``, then the rest of it as compact JSON."""
+    if isinstance(data, dict) and isinstance(data.get("type"), str):
+        rest = {key: value for key, value in data.items() if key != "type"}
+        text = str(data["type"]) + (" " + orjson.dumps(rest).decode() if rest else "")
+    else:
+        text = orjson.dumps(data).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One line of a card's timeline."""
+
+    key: str
+    out: bool
+    at: float
+    kind: str
+    label: str
+    route: str
+    text: str
+    latency: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "dir": "out" if self.out else "in",
+            "at": self.at,
+            "kind": self.kind,
+            "label": self.label,
+            "route": self.route,
+            "text": self.text,
+            "latency": None if self.latency is None else round(self.latency * 1000, 3),
+        }
+
+
+class ClientCard(anywidget.AnyWidget):
+    """One simulated client: state, copyable ids, one timeline of what it sent and received, a form for every event.
+
+    Everything the browser shows is in the traits below; the forms send custom messages
+    that :meth:`act` carries out (tests call it the same way). Updates from the client's
+    thread are applied in batches by the display thread (:mod:`jacws.widgets.updates`).
+
+    Args:
+        client: the client to show and drive.
+        walkers: the walker catalogue (fetched from the server when omitted).
+        traffic: where each received message came from (one of the client's own when omitted).
+        peers: other clients, offered as targets and identities in the forms.
+    """
+
+    _esm = HERE / "card.js"
+    _css = (HERE / "flow.css").read_text() + (HERE / "card.css").read_text()
+    name = traitlets.Unicode().tag(sync=True)
+    identity = traitlets.Unicode().tag(sync=True)
+    state = traitlets.Unicode().tag(sync=True)
+    close_code = traitlets.Int(None, allow_none=True).tag(sync=True)
+    ids = traitlets.Dict().tag(sync=True)
+    progress = traitlets.Dict().tag(sync=True)
+    rtt = traitlets.Dict().tag(sync=True)
+    walkers = traitlets.List(traitlets.Dict()).tag(sync=True)
+    base_url = traitlets.Unicode().tag(sync=True)
+    targets = traitlets.Dict().tag(sync=True)
+    identities = traitlets.List(traitlets.List()).tag(sync=True)
+    status = traitlets.Dict().tag(sync=True)
+    filters = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    filter = traitlets.Unicode("all").tag(sync=True)
+    counts = traitlets.Dict().tag(sync=True)
+    entries = traitlets.List(traitlets.Dict()).tag(sync=True)
+
+    def __init__(
+        self,
+        client: Client,
+        walkers: list[dict[str, Any]] | None = None,
+        traffic: Traffic | None = None,
+        peers: Sequence[Client] = (),
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.traffic = traffic if traffic is not None else Traffic([client])
+        self.peers = list(peers)
+        catalogue = walkers if walkers is not None else self._fetch_walkers()
+        # The widget holds labels and indexes only: tokens stay in Python, out of saved widget state.
+        self._identities: list[tuple[str, str | None, str | None]] = [("anonymous", None, None)]
+        for who in [client, *self.peers]:
+            if who.token:
+                label = f"{who.name} (its own token)" if who is client else who.name
+                self._identities.append((label, who.token, who.email))
+        self._timeline: deque[_Entry] = deque(maxlen=TIMELINE_KEEP)
+        self._kinds_seen: set[str] = set()
+        self._sent = self._received = 0
+        self._replaying = True
+        self._replayed: set[str] = set()
+        self.updates = UpdateQueue(self._apply)
+        # Listen first, then replay what happened before: whatever arrives in between is in
+        # both, and the replayed keys are skipped when their update comes.
+        with WIDGETS_LOCK:  # no batch is applied before the replay
+            client.on_message(lambda _client, message: self.updates.push(("in", message)))
+            client.on_send(lambda _client, sent: self.updates.push(("out", sent)))
+            client.on_state(lambda _client: self.updates.push(("state", None)))
+            self.name = client.name
+            self.base_url = client.base_url
+            self.walkers = [w for w in catalogue if w.get("websocket")]
+            self.identities = [[label, index] for index, (label, _, _) in enumerate(self._identities)]
+            self.status = {}
+            earlier: list[tuple[str, Any]] = [("out", s) for s in client.sent] + [("in", m) for m in client.inbox]
+            earlier.sort(key=lambda item: item[1].sent_at if item[0] == "out" else item[1].received_at)
+            self._replayed = {self._key(what, item) for what, item in earlier}
+            self._apply([("state", None), *earlier])
+            self._replaying = False
+        self.observe(self._on_filter, "filter")
+        self.on_msg(self._on_front_end)
+
+    def _fetch_walkers(self) -> list[dict[str, Any]]:
+        try:
+            return fetch_walkers(self.client.base_url)
+        except (OSError, ValueError, KeyError):  # no server there, or one without the /walkers catalogue
+            return []
+
+    # -- applying updates (the display thread, under WIDGETS_LOCK) ---------------------------
+
+    def _apply(self, updates: list[tuple[str, Any]]) -> None:
+        header = False
+        answered = False
+        for what, item in updates:
+            if not self._replaying and what != "state" and self._replayed:
+                key = self._key(what, item)
+                if key in self._replayed:
+                    self._replayed.discard(key)
+                    continue
+            if what == "in":
+                entry = self._received_entry(item)
+                self._received += 1
+                header = header or item.kind == "connection"
+                answered = answered or item.kind == "response"
+                progress = _parse_progress(item.data)
+                if progress is not None:
+                    self.progress = progress
+            elif what == "out":
+                entry = self._sent_entry(item)
+                self._sent += 1
+            else:
+                header = True
+                continue
+            self._timeline.append(entry)
+            self._kinds_seen.add(entry.kind)
+        with self.hold_sync():
+            if header:
+                self._render_header()
+            self._render_targets()
+            if answered:
+                self._render_rtt()
+            self._render_timeline()
+
+    @staticmethod
+    def _key(what: str, item: Any) -> str:
+        return f"in{item.index}" if what == "in" else f"out{item.connection}-{item.number}"
+
+    def _received_entry(self, message: Message) -> _Entry:
+        route = self.traffic.route_of(self.client, message)
+        data = message.data
+        label = _short(data)
+        if message.kind == "response":
+            label = f"reports ({len(data.get('reports') or [])})"
+        elif message.kind == "error":
+            label = f"{data.get('code')}: {str(data.get('error'))[:80]}"
+        elif message.kind == "connection":
+            info = data.get("data") if isinstance(data.get("data"), dict) else {}
+            label = "anonymous" if info.get("root_id") == PUBLIC_ROOT_ID else "logged in"
+        at = message.received_at
+        return _Entry(self._key("in", message), False, at, route.kind, label, route.text, _json(data), route.latency)
+
+    def _sent_entry(self, sent: Sent) -> _Entry:
+        event = sent.event
+        kind = str(event.get("type"))
+        kind = kind if kind in KINDS else "notification"
+        label, route = kind, ""
+        if kind == "walker":
+            label = str(event.get("walker"))
+            route = "with response" if event.get("response") else "no response asked"
+        elif kind in ("user", "channel", "client"):
+            ids = event.get(f"{kind}_ids") or event.get("root_ids") or []
+            label = _short(event.get("data"))
+            route = f"to {kind} " + ", ".join(self._target_name(kind, str(i)) for i in ids)
+        return _Entry(self._key("out", sent), True, sent.sent_at, kind, label, route, _json(event))
+
+    def _target_name(self, kind: str, value: str) -> str:
+        for who in [self.client, *self.peers]:
+            if (kind == "client" and who.client_id == value) or (kind == "user" and who.root_id == value):
+                return who.name
+        return value if len(value) <= 24 else value[:10] + "…" + value[-6:]
+
+    def _render_header(self) -> None:
+        client = self.client
+        self.state = client.state.value
+        self.close_code = client.close_code if client.state is ClientState.CLOSED else None
+        self.identity = "anonymous" if client.anonymous else (client.email or "logged in")
+        self.ids = {"client_id": client.client_id, "root_id": client.root_id, "channel_id": client.channel_id}
+
+    def _render_targets(self) -> None:
+        everyone = [self.client, *self.peers]
+        users: dict[str, str] = {}
+        for who in everyone:
+            if who.root_id and who.root_id != PUBLIC_ROOT_ID:  # the server refuses user events to the public root
+                users.setdefault(who.root_id, who.email or who.name)
+        channels = dict.fromkeys(who.channel_id for who in everyone if who.channel_id)
+        targets = {
+            "user": [[label, root] for root, label in users.items()],
+            "channel": [[channel, channel] for channel in channels],
+            "client": [
+                [who.name, who.client_id] for who in everyone if who.client_id and who.state is ClientState.OPEN
+            ],
+        }
+        if targets != self.targets:
+            self.targets = targets
+
+    def _render_rtt(self) -> None:
+        rtts = self.client.rtts
+        if rtts:
+            mean = sum(rtts) / len(rtts)
+            self.rtt = {"last": rtts[-1] * 1000, "mean": mean * 1000, "count": len(rtts)}
+
+    def _render_timeline(self) -> None:
+        chosen = self.filter
+        kinds = [k for k in KINDS if k in self._kinds_seen]
+        filters = [*DIRECTIONS, *kinds]
+        if filters != self.filters:
+            self.filters = filters
+        if chosen == "all":
+            matching = list(self._timeline)
+        elif chosen in ("sent", "received"):
+            matching = [e for e in self._timeline if e.out == (chosen == "sent")]
+        else:
+            matching = [e for e in self._timeline if e.kind == chosen]
+        self.entries = [e.to_dict() for e in reversed(matching[-ENTRIES:])]  # newest first
+        self.counts = {"shown": len(matching), "received": self._received, "sent": self._sent}
+
+    @locked
+    def _on_filter(self, _change: Any) -> None:
+        self._render_timeline()
+
+    # -- actions (from the browser, on the kernel's main thread) -----------------------------
+
+    def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and "action" in content:
+            self.act(content)
+
+    def act(self, action: dict[str, Any]) -> None:
+        """Carry out one form action, as the browser sends it; the outcome goes to ``status``.
+
+        Actions: ``{"action": "walker", "walker", "fields": {name: text}, "response"}``,
+        ``{"action": "send", "kind": "user"|"channel"|"client", "ids": "a, b", "data": "<json>"}``,
+        ``{"action": "change_user", "identity": index}``, ``{"action": "connection"}``,
+        ``{"action": "reconnect"}``, ``{"action": "close"}``.
+        """
+        try:
+            outcome = self._act(action)
+        except (JacWSError, ValueError, TimeoutError, FutureTimeout) as error:
+            status = {"text": str(error), "level": "error"}
+        else:
+            status = {"text": outcome, "level": "ok"}
+        with WIDGETS_LOCK:
+            self.status = status
+
+    def _act(self, action: dict[str, Any]) -> str:
+        client = self.client
+        kind = action.get("action")
+        if kind == "walker":
+            return self._run_walker(str(action.get("walker") or ""), action.get("fields") or {}, action.get("response"))
+        if kind == "send":
+            ids, data = str(action.get("ids") or ""), str(action.get("data") or "")
+            return self._send_message(str(action.get("kind")), ids, data)
+        if kind == "change_user":
+            index = action.get("identity")
+            if not isinstance(index, int) or not 0 <= index < len(self._identities):
+                raise ValueError("pick someone to become")
+            label, token, email = self._identities[index]
+            info = client.change_user(token, email=email)
+            self.updates.push(("state", None))
+            return f"now {label}: root {info.get('root_id')}"
+        if kind == "connection":
+            client.send({"type": "connection"})
+            return "asked for the connection event"
+        if kind == "reconnect":
+            client.reconnect()
+            return f"reconnected as client {client.client_id}"
+        if kind == "close":
+            client.close()
+            return "closed"
+        raise ValueError(f"unknown action {kind!r}")
+
+    def _run_walker(self, walker: str, fields: dict[str, Any], response: Any) -> str:
+        entry = next((w for w in self.walkers if w["name"] == walker), None)
+        if entry is None:
+            raise ValueError("pick a walker the server declares for the websocket")
+        types = {spec["name"]: spec["type"] for spec in entry["fields"]}
+        context = {name: _parse_value(str(text), types.get(name, "str")) for name, text in fields.items() if text != ""}
+        self.client.walker(walker, response=bool(response), **context)
+        return f"walker {walker} sent" + (": its answer will appear below" if response else "")
+
+    def _send_message(self, kind: str, ids_text: str, data_text: str) -> str:
+        if kind not in ("user", "channel", "client"):
+            raise ValueError("send to user, channel or client")
+        ids = [i.strip() for i in ids_text.split(",") if i.strip()]
+        if not ids:
+            raise ValueError(f"give at least one {kind} id")
+        if kind == "user" and PUBLIC_ROOT_ID in ids:
+            raise ValueError("the server refuses user events to the public root (every anonymous client)")
+        try:
+            data = orjson.loads(data_text)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"data is not JSON: {error}") from None
+        getattr(self.client, kind)(ids, data)
+        return f"sent to {kind} " + ", ".join(self._target_name(kind, i) for i in ids)
+
+    def flush(self) -> int:
+        """Apply pending updates now."""
+        return self.updates.flush()

@@ -1,0 +1,118 @@
+"""The server panel: running state and URL, connections, channels, online users, walkers, and stop/start."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from ..errors import JacWSError
+from .updates import WIDGETS_LOCK, UpdateQueue, locked
+
+__all__ = ["ServerPanel"]
+
+TABLE = "border-spacing:12px 2px"
+
+
+class ServerPanel(w.VBox):  # type: ignore[misc]
+    """The server: state, URL, connections, users and channel membership, walkers; a stop and a start button.
+
+    The server keeps running after the notebook's last cell, so the playground stays live;
+    ``stop`` closes every connection with 1001 (the cards say so) and ``start`` brings it back
+    on the same port, where each card's ``reconnect`` finds it.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.state = w.HTML()
+        self.connections = w.HTML()
+        self.walker_table = w.HTML()
+        self.refresh_button = w.Button(description="refresh", icon="refresh", tooltip="read the server's state now")
+        self.stop_button = w.Button(description="stop server", icon="stop", tooltip="close every connection (1001)")
+        self.start_button = w.Button(description="start server", icon="play", tooltip="start again on the same port")
+        self.message = w.HTML()
+        self.refresh_button.on_click(lambda _: self._refresh_now())
+        self.stop_button.on_click(lambda _: self._run(self.server.stop))
+        self.start_button.on_click(lambda _: self._run(self.server.restart))
+        self.updates = UpdateQueue(lambda _batch: self.refresh(), interval=0.3)
+        buttons = w.HBox([self.refresh_button, self.stop_button, self.start_button], layout={"flex_flow": "row wrap"})
+        super().__init__(
+            [
+                w.HBox([self.state], layout={"flex_flow": "row wrap"}),
+                buttons,
+                self.message,
+                self.connections,
+                self.walker_table,
+            ],
+            layout={"border": "1px solid #bbb", "padding": "6px"},
+        )
+        self.add_class("jacws-server-panel")
+        with WIDGETS_LOCK:
+            self.refresh()
+
+    def poke(self) -> None:
+        """Ask for a (throttled) refresh; safe from any thread."""
+        self.updates.push(None)
+
+    @locked
+    def _refresh_now(self) -> None:
+        self.refresh()
+
+    def _run(self, action: Any) -> None:
+        try:
+            action()
+        except (JacWSError, OSError) as error:
+            text = f"<span style='color:#cc3311'>{html.escape(str(error))}</span>"
+        else:
+            text = ""
+        with WIDGETS_LOCK:
+            self.message.value = text
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read the server's state and redraw (under the widgets' lock)."""
+        server = self.server
+        running = server.state.value == "running"
+        url = html.escape(server.url) if running else "-"
+        self.stop_button.disabled = not running
+        self.start_button.disabled = running
+        self.state.value = f"<b>jacws server</b> · {server.state.value} · <code style='user-select:all'>{url}</code>"
+        if not running:
+            self.connections.value = "<i>not running: start it again, then reconnect the cards</i>"
+            return
+        try:
+            snapshot = server.snapshot()
+        except (JacWSError, TimeoutError):  # stopped meanwhile
+            return
+        rows = "".join(
+            f"<tr><td><code>…{html.escape(c['client_id'][-8:])}</code></td>"
+            f"<td>{html.escape(c['user'] or 'anonymous')}</td>"
+            f"<td>{html.escape(c['channel_id'][:24])}</td><td>{c['backlog']}</td></tr>"
+            for c in snapshot["connections"]
+        )
+        channels = "; ".join(
+            f"<b>{html.escape(ch[:24])}</b>: {len(members)}" for ch, members in snapshot["channels"].items()
+        )
+        self.connections.value = (
+            f"<div>{len(snapshot['connections'])} connections · {len(snapshot['users'])} users online · "
+            f"{snapshot['registered_users']} registered</div>"
+            f"<table style='{TABLE}'><tr><th>client</th><th>user</th><th>channel</th><th>backlog</th></tr>"
+            f"{rows}</table>"
+            f"<div>channels: {channels or '-'}</div>"
+        )
+        walker_rows = "".join(
+            f"<tr><td><b>{html.escape(x['name'])}</b></td><td>{', '.join(x['methods'])}</td>"
+            f"<td>{'yes' if x['auth'] else 'no'}</td>"
+            f"<td>{html.escape(', '.join(f['name'] + ': ' + f['type'] for f in x['fields']))}</td></tr>"
+            for x in snapshot["walkers"]
+        )
+        self.walker_table.value = (
+            f"<table style='{TABLE}'><tr><th>walker</th><th>methods</th><th>auth</th><th>fields</th></tr>"
+            + walker_rows
+            + "</table>"
+        )
+
+    def flush(self) -> int:
+        """Apply pending refreshes now."""
+        return self.updates.flush()

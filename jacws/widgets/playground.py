@@ -1,0 +1,81 @@
+"""The playground: the server panel, the flow view and a card per client, in one widget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as w
+
+from ..client import Client
+from ..traffic import Traffic
+from .card import ClientCard, fetch_walkers
+from .flow import FlowView
+from .panel import ServerPanel
+from .updates import WIDGETS_LOCK
+
+__all__ = ["Playground"]
+
+
+class Playground(w.VBox):  # type: ignore[misc]
+    """The server panel, the message-flow view and a card per client.
+
+    Args:
+        server: the running :class:`~jacws.server.Server` (its panel and walker catalogue), or None for
+            clients of a server elsewhere (jac-cloud, another process): no panel then.
+        clients: the clients to show; :meth:`add` adds more.
+    """
+
+    def __init__(self, server: Any | None, clients: Sequence[Client] = ()) -> None:
+        self.server = server
+        self.traffic = Traffic(clients)
+        self.walkers = self._catalogue(server, clients)
+        self.panel = ServerPanel(server) if server is not None else None
+        self.flow = FlowView(self.traffic)
+        self.cards: list[ClientCard] = []
+        self.grid = w.GridBox(
+            layout={"grid_template_columns": "repeat(auto-fill, minmax(400px, 1fr))", "grid_gap": "6px"}
+        )
+        super().__init__([view for view in (self.panel, self.flow, self.grid) if view is not None])
+        self.add_class("jacws-playground")
+        for client in clients:
+            self.add(client)
+
+    @staticmethod
+    def _catalogue(server: Any | None, clients: Sequence[Client]) -> list[dict[str, Any]]:
+        """The walker catalogue of the server, or of the first client's (none if it has no ``/walkers``)."""
+        if server is not None:
+            return fetch_walkers(server.url) if server.state.value == "running" else []
+        for client in clients[:1]:
+            try:
+                return fetch_walkers(client.base_url)
+            except (OSError, ValueError, KeyError):  # no server there, or one without /walkers
+                return []
+        return []
+
+    def _poke_panel(self) -> None:
+        if self.panel is not None:
+            self.panel.poke()
+
+    def add(self, client: Client) -> ClientCard:
+        """Add a card for another client."""
+        self.traffic.watch(client)
+        card = ClientCard(client, self.walkers, self.traffic, [c for c in self.traffic.clients if c is not client])
+        for other in self.cards:  # the newcomer is a target for the others too
+            if client not in other.peers and client is not other.client:
+                other.peers.append(client)
+        client.on_state(lambda _client: self._poke_panel())
+        self.cards.append(card)
+        with WIDGETS_LOCK:
+            self.grid.children = [*self.grid.children, card]
+        self._poke_panel()
+        return card
+
+    def card(self, client: Client) -> ClientCard:
+        """The card of a client."""
+        return next(c for c in self.cards if c.client is client)
+
+    def flush(self) -> int:
+        """Apply every pending update of every view now; return how many."""
+        panel = self.panel.flush() if self.panel is not None else 0
+        return panel + self.flow.flush() + sum(card.flush() for card in self.cards)
