@@ -110,7 +110,8 @@ class JupyterLab:
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="jacws-bench-"))
         (self.home / "nb").mkdir()
-        notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        notebook = {"cells": [], "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}
         (self.home / "nb" / "bench.ipynb").write_text(json.dumps(notebook))
         settings = self.home / "settings" / "@jupyterlab" / "apputils-extension"
         settings.mkdir(parents=True)
