@@ -188,6 +188,8 @@ def check_layout(page: Page, name: str, size: tuple[int, int]) -> None:
         assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], f"{part} out of view: {box}"
     lanes = flow.locator(".jacws-lane").all_inner_texts()
     assert "server" in lanes and len(lanes) >= 3, lanes
+    drawn = flow.locator(".jacws-row").count()
+    assert 0 < drawn < 60, f"{drawn} rows drawn: only those in view (and a few around) should be"
     ARTIFACTS.mkdir(exist_ok=True)
     stem = f"jupyterlab-{name[:2]}-{size[0]}x{size[1]}"
     page.screenshot(path=str(ARTIFACTS / f"{stem}-flow.png"))
@@ -234,6 +236,50 @@ def test_after_run_all_the_playground_is_live_whole_and_readable(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{notebook[:2]}-failed.png"), full_page=True)
         raise
+    finally:
+        context.close()
+
+
+def test_the_flow_view_and_a_card_answer_clicks(jupyterlab: str, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        page = context.new_page()
+        open_notebook(page, jupyterlab, "01_quickstart.ipynb")
+        flow = page.locator(".jacws-flow").first
+        flow.scroll_into_view_if_needed()
+        # Click an answer: the whole message, its time, its latency and the send that caused it.
+        flow.locator(".jacws-row[data-kind='response']").first.click()
+        detail = flow.locator(".jacws-flow-detail")
+        expect(detail).to_be_visible()
+        expect(detail).to_contain_text("caused by")
+        expect(detail.locator("pre")).to_contain_text('"reports"')
+        detail.locator(".jacws-link").click()  # jumps to the cause, drawn as the selected row
+        expect(flow.locator(".jacws-selected")).to_have_count(1)
+        expect(flow.locator(".jacws-flow-follow")).to_have_text("follow newest")
+        # The legend filters by kind, the chips by client.
+        channel_rows = flow.locator(".jacws-row[data-kind='channel']")
+        assert channel_rows.count() > 0
+        flow.locator(".jacws-chip[data-kind='channel']").click()
+        expect(channel_rows).to_have_count(0)
+        flow.locator(".jacws-chip[data-kind='channel']").click()
+        assert channel_rows.count() > 0
+        flow.locator(".jacws-client-chip[data-lane='guest-1'], .jacws-client-chip[data-lane^='guest']").first.click()
+        expect(flow.locator(".jacws-row[data-kind='walker']")).to_have_count(0)  # alice's walker call: not the guest's
+        # A card: copy an id, expand a timeline entry.
+        card = page.locator(".jacws-card").first
+        card.scroll_into_view_if_needed()
+        client_id = card.locator(".jacws-id code").first.inner_text()
+        card.locator(".jacws-id").first.get_by_role("button", name="copy client_id").click()
+        expect(card.locator(".jacws-id").first.locator(".jacws-copy")).to_have_text("copied")
+        assert page.evaluate("() => navigator.clipboard.readText()") == client_id
+        entry = card.locator(".jacws-entry.k-response").first
+        entry.click()
+        expect(entry.locator("pre")).to_be_visible()
+        expect(entry.locator("pre")).to_contain_text('"status": 200')
+        card.get_by_role("tab", name="walker").click()
+        expect(card.locator(".jacws-curl")).to_contain_text("curl -X POST http://127.0.0.1:")
+        expect(card.locator(".jacws-frame")).to_contain_text('"type":"walker","walker":"greet"')
     finally:
         context.close()
 
