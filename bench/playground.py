@@ -2,6 +2,7 @@
 
     python bench/playground.py                 # 5,000 channel messages to 3 cards, both servers
     python bench/playground.py --messages 2000
+    python bench/playground.py --headless      # no browser: clients' throughput with an undisplayed Playground
 
 JupyterLab runs in headless Chromium (Debian's chromium, driven by Playwright). A cell opens
 three simulated clients on one channel with a Playground (three cards and the flow view),
@@ -206,10 +207,79 @@ def measure(lab: JupyterLab, kind: str, ws_url: str, messages: int, page: Page) 
     }
 
 
+def headless_burst(ws_url: str, messages: int, server: Any, playground: bool) -> float:
+    """Seconds for three clients to see a burst, with or without a Playground nobody displays."""
+    from jacws.client import Client
+    from jacws.widgets import Playground
+
+    channel = f"bench-{secrets.token_hex(3)}"
+    clients = [Client(ws_url, channel_id=channel, name=f"client-{n}") for n in range(3)]
+    play = Playground(server, clients) if playground else None
+    started = time.perf_counter()
+    for n in range(messages):
+        clients[0].channel([channel], {"type": "tick", "n": n})
+    for client in clients:
+        client.wait_for(lambda m: m.get("n") == messages - 1, timeout=300)
+    elapsed = time.perf_counter() - started
+    if play is not None:
+        play.flush()
+        assert play.flow.total == messages * 4
+    for client in clients:
+        client.close()
+    return elapsed
+
+
+def headless(messages: int) -> None:
+    """Clients' throughput with and without a Playground nobody displays (as under nbclient)."""
+    import jacws
+
+    baseline_port = free_port()
+    baseline = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "baseline.py"), "--port", str(baseline_port)],
+        stdout=subprocess.DEVNULL,
+    )
+    server = jacws.start(rate_per_second=1_000_000, rate_burst=1_000_000)
+    rows: dict[str, dict[str, float]] = {}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", baseline_port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        targets = {"baseline": (f"ws://127.0.0.1:{baseline_port}/", None), "jacws": (server.ws_url, server)}
+        for kind, (url, handle) in targets.items():
+            headless_burst(url, 500, handle, True)  # warm-up
+            plain = headless_burst(url, messages, handle, False)
+            watched = headless_burst(url, messages, handle, True)
+            rows[kind] = {"clients_msgs_per_s": messages * 3 / plain, "with_playground": messages * 3 / watched}
+    finally:
+        server.stop()
+        baseline.terminate()
+        baseline.wait(timeout=20)
+    print(f"headless · {messages} channel messages to 3 clients, a Playground nobody displays")
+    print(f"{'metric':32} {'baseline':>12} {'jacws':>12} {'ratio':>8}")
+    for metric in ("clients_msgs_per_s", "with_playground"):
+        base, ours = rows["baseline"][metric], rows["jacws"][metric]
+        print(f"{metric:32} {base:12.1f} {ours:12.1f} {ours / base:8.2f}")
+    for kind, row in rows.items():
+        print(
+            f"{kind}: the undisplayed playground keeps {100 * row['with_playground'] / row['clients_msgs_per_s']:.0f} %"
+            " of the clients' throughput"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--headless", action="store_true", help="no browser: clients' throughput with a Playground")
     args = parser.parse_args()
+    if args.headless:
+        headless(args.messages)
+        return
     lab = JupyterLab()
     baseline_port = free_port()
     baseline = subprocess.Popen(

@@ -5,7 +5,7 @@
 //   JACWS_URL=ws://127.0.0.1:8000/websocket JACWS_TOKEN=<token from /user/login> node ws_client.mjs
 //
 // It prints every message as a JSON line, sends itself a chat with the seed's send_chat_to_user walker,
-// and exits once the chat arrives.
+// and exits once the chat and the walker's answer have arrived.
 import WebSocket from "ws";
 
 const url = process.env.JACWS_URL || "ws://localhost:8000/websocket";
@@ -21,13 +21,26 @@ const client = new WebSocket(url, {
 });
 
 const timer = setTimeout(() => {
-  console.error("no chat within 10 s");
+  console.error("no chat and answer within 10 s");
   process.exit(1);
 }, 10_000);
+
+let chatArrived = false;
+let answerArrived = false;
+const finish = () => {
+  if (chatArrived && answerArrived) {
+    clearTimeout(timer);
+    client.close();
+  }
+};
 
 client.on("message", (raw) => {
   const msg = JSON.parse(raw.toString());
   console.log(JSON.stringify(msg));
+  if (msg.status !== undefined && msg.reports !== undefined) {
+    answerArrived = true; // the walker's response comes after its notifications
+    finish();
+  }
   switch (msg.type) {
     case "connection":
       // TRIGGER WALKER EVENT: a chat to this user's own root, over the socket
@@ -41,8 +54,8 @@ client.on("message", (raw) => {
       );
       break;
     case "chat":
-      clearTimeout(timer);
-      client.close();
+      chatArrived = true;
+      finish();
       break;
   }
 });

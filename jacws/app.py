@@ -33,7 +33,7 @@ from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .relay import open_relay
 from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
-from .trace import TRACE_HEADER, Cause, find_trace
+from .trace import TRACE_HEADER, Cause, claim_trace
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
 
 __all__ = ["ABORT", "SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "create_app"]
@@ -264,7 +264,7 @@ class _WebSocketEndpoint:
             if name == b"authorization":
                 header = value.decode("latin-1")
             elif name == _TRACE_HEADER:  # a simulated client of this process (jacws.trace); others are ignored
-                trace = find_trace(value.decode("latin-1"))
+                trace = claim_trace(value.decode("latin-1"))
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         channel_id = (query.get("channel_id") or [None])[0]
         claims = self.runtime.claims_or_none(header) if header else None
@@ -422,7 +422,7 @@ def create_app(runtime: Runtime) -> JacWSApp:
             fields, node_id = await _walker_input(cls, method, rest, request)
             root_id = claims.root_id if claims else PUBLIC_ROOT_ID
             session = GraphSession(store, root_id)
-            notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name))
+            notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
             timeout = runtime.settings.limits.walker_timeout
             try:
                 reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)

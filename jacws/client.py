@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import ipaddress
 import itertools
 import logging
 import secrets
@@ -24,7 +25,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 from websockets.asyncio.client import ClientConnection
@@ -241,6 +242,7 @@ class Client:
         self._answered: deque[WalkerCall] = deque(maxlen=1000)
         self._consumed: set[int] = set()
         self._scan_from = 0  # every message before this index was returned by wait_for
+        self._delivered = 0  # messages whose callbacks have run: what inbox and wait_for see
         self._changed = threading.Condition()
         self._callbacks: list[Callable[[Client, Message], None]] = []
         self._state_callbacks: list[Callable[[Client], None]] = []
@@ -315,8 +317,10 @@ class Client:
 
     async def _run(self, opened: Future[None]) -> None:
         url = self.ws_url + (f"?channel_id={quote(self.requested_channel)}" if self.requested_channel else "")
-        trace = open_trace()  # a server of this process then says why it sent each frame (jacws.trace)
-        headers = {TRACE_HEADER: trace.key}
+        # A server of this process then says why it sent each frame (jacws.trace). Only loopback
+        # servers can be ours: a key is never handed to a server elsewhere.
+        trace = open_trace() if _is_loopback(self.ws_url) else None
+        headers = {TRACE_HEADER: trace.key} if trace is not None else {}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         with self._send_lock:
@@ -336,7 +340,8 @@ class Client:
             else:
                 log.debug("client %s stopped", self.name, exc_info=True)
         finally:
-            close_trace(trace)
+            if trace is not None:
+                close_trace(trace)
             ws_closed = self._ws
             self._ws = None
             if ws_closed is not None:
@@ -353,38 +358,43 @@ class Client:
             text = await outgoing.get()
             await ws.send(text)
 
-    async def _read(self, ws: ClientConnection, opened: Future[None], trace: ConnectionTrace) -> None:
-        # Callbacks (the playground's views) hear of a message before anyone waiting for it
-        # wakes up: once wait_for() or result() returns, every view has been told.
+    async def _read(self, ws: ClientConnection, opened: Future[None], trace: ConnectionTrace | None) -> None:
+        # A message joins the inbox and meets the callbacks registered at that moment in one
+        # step (see subscribe); waiters wake only after the callbacks ran, so once wait_for()
+        # or result() returns, every view has been told of the message.
         try:
             async for frame in ws:
                 data = orjson.loads(frame)
-                message = Message(data, time.time(), len(self._inbox), trace.next_cause())  # only we append
-                if message.kind == "connection" and isinstance(data.get("data"), dict):
+                cause = trace.next_cause() if trace is not None else None
+                with self._changed:
+                    message = Message(data, time.time(), len(self._inbox), cause)
+                    self._inbox.append(message)
+                    callbacks = list(self._callbacks)
+                # A peer can send anything through a channel; a traced server says what is a real answer.
+                genuine = cause is None or cause.route == message.kind
+                connection = message.kind == "connection" and genuine and isinstance(data.get("data"), dict)
+                if connection:
                     self.info = dict(data["data"])
-                request_id = data.get("id") if message.kind in ("response", "error") else None
+                request_id = data.get("id") if message.kind in ("response", "error") and genuine else None
                 call = self._calls.pop(request_id, None) if isinstance(request_id, str) else None
                 if call is not None:
                     call.answered_at = message.received_at
                     self._answered.append(call)
-                for callback in list(self._callbacks):
+                for callback in callbacks:
                     try:
                         callback(self, message)
                     except Exception:
                         log.exception("message callback of %s failed", self.name)
-                self._record(message)
-                if message.kind == "connection" and not opened.done():
+                with self._changed:
+                    self._delivered = message.index + 1
+                    self._changed.notify_all()
+                if connection and not opened.done():
                     self._set_state(ClientState.OPEN)
                     opened.set_result(None)
                 if call is not None:
                     call.future.set_result(data)
         except ConnectionClosed:
             pass
-
-    def _record(self, message: Message) -> None:
-        with self._changed:
-            self._inbox.append(message)
-            self._changed.notify_all()
 
     def _set_state(self, state: ClientState) -> None:
         with self._changed:
@@ -495,7 +505,7 @@ class Client:
     def inbox(self) -> list[Message]:
         """Every message received, in order, with its receive time."""
         with self._changed:
-            return list(self._inbox)
+            return self._inbox[: self._delivered]
 
     @property
     def rtts(self) -> list[float]:
@@ -530,10 +540,10 @@ class Client:
         def find() -> Message | None:
             nonlocal position
             start = max(self._scan_from, position)
-            for message in self._inbox[start:]:
+            for message in self._inbox[start : self._delivered]:
                 if message.index not in self._consumed and _matches(predicate, message.data):
                     return message
-            position = len(self._inbox)
+            position = max(position, self._delivered)
             return None
 
         with self._changed:
@@ -557,24 +567,45 @@ class Client:
             TimeoutError: fewer arrived within ``timeout`` seconds.
         """
         with self._changed:
-            if not self._changed.wait_for(lambda: len(self._inbox) >= count, timeout):
-                raise TimeoutError(f"{self.name}: {len(self._inbox)} of {count} messages after {timeout} s")
-            return list(self._inbox)
+            if not self._changed.wait_for(lambda: self._delivered >= count, timeout):
+                raise TimeoutError(f"{self.name}: {self._delivered} of {count} messages after {timeout} s")
+            return self._inbox[: self._delivered]
+
+    def subscribe(
+        self,
+        on_message: Callable[[Client, Message], None] | None = None,
+        on_send: Callable[[Client, Sent], None] | None = None,
+        on_state: Callable[[Client], None] | None = None,
+    ) -> tuple[list[Message], list[Sent]]:
+        """Register callbacks and return what was received and sent before, in one step.
+
+        Every message and send is in exactly one of the two: the returned lists, or a later
+        callback. What a view needs to show a client from any moment on, with no gap and no
+        repeat.
+        """
+        with self._send_lock, self._changed:
+            if on_message is not None:
+                self._callbacks.append(on_message)
+            if on_send is not None:
+                self._send_callbacks.append(on_send)
+            if on_state is not None:
+                self._state_callbacks.append(on_state)
+            return list(self._inbox), list(self._sent)
 
     def on_message(self, callback: Callable[[Client, Message], None]) -> None:
         """Call ``callback(client, message)`` for every message (on the clients' loop thread)."""
-        self._callbacks.append(callback)
+        self.subscribe(on_message=callback)
 
     def on_send(self, callback: Callable[[Client, Sent], None]) -> None:
         """Call ``callback(client, sent)`` for every event this client sends (on the sending thread).
 
         It runs before the frame is queued, so it sees the send before any answer to it.
         """
-        self._send_callbacks.append(callback)
+        self.subscribe(on_send=callback)
 
     def on_state(self, callback: Callable[[Client], None]) -> None:
         """Call ``callback(client)`` whenever the connection state changes."""
-        self._state_callbacks.append(callback)
+        self.subscribe(on_state=callback)
 
     def wait_closed(self, timeout: float = 10) -> int | None:
         """Wait until the connection is closed; return the close code."""
@@ -586,6 +617,17 @@ class Client:
     def __repr__(self) -> str:
         code = f" code={self.close_code}" if self.state is ClientState.CLOSED and self.close_code else ""
         return f"<jacws.Client {self.name} {self.state.value}{code} client_id={self.client_id}>"
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether a URL names this machine (where a server of this process can be)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _matches(predicate: Callable[[Any], bool], data: Any) -> bool:

@@ -175,7 +175,7 @@ class Connection:
         self._outbox_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
-        self._walker_events: deque[tuple[WalkerEvent, Cause]] = deque()
+        self._walker_events: deque[tuple[WalkerEvent, Cause | None]] = deque()
         self._walker_task: asyncio.Task[None] | None = None
         self._walker_idle: asyncio.Future[None] | None = None
         self._timed_out = False
@@ -208,7 +208,7 @@ class Connection:
         if self.state is not ConnectionState.OPEN:
             return
         if self.trace is not None:  # before the frame can leave: the client takes one cause per frame
-            self.trace.causes.append(self.hub.cause)
+            self.trace.record(self.hub.cause)
         if self._writer is None:
             send_nowait = self.transport.send_nowait
             if send_nowait is not None and send_nowait(data):
@@ -304,9 +304,7 @@ class Connection:
             self.send_message(error.to_wire("walker", event.id))
             return
         cause = self.hub.cause  # the walker's answers and notifications are caused by this event
-        if cause is None:
-            cause = Cause("response", "walker", self.client_id, walker=event.walker)
-        else:
+        if cause is not None:  # traced clients are on (else no cost)
             cause = Cause("response", "walker", cause.client_id, cause.trace_key, cause.event, event.walker)
         self._walker_events.append((event, cause))
         if self._walker_task is None:
@@ -323,7 +321,7 @@ class Connection:
         while self.state is ConnectionState.OPEN:
             while events:
                 event, cause = events.popleft()
-                error_cause = cause.with_route("error")
+                error_cause = cause and cause.with_route("error")
                 running[self] = loop.time()  # the hub's watchdog enforces the time limit
                 try:
                     await self.hub.run_walker_event(self, event, cause)
@@ -609,10 +607,16 @@ class Hub:
             finally:
                 notifier.active = False  # an ability still running after a timeout notifies no one
         except ClientError as error:
-            self.caused(cause and cause.with_route("error"), conn.send_message, error.to_wire("walker", event.id))
+            if cause is None:
+                conn.send_message(error.to_wire("walker", event.id))
+            else:
+                self.caused(cause.with_route("error"), conn.send_message, error.to_wire("walker", event.id))
             return
         if event.response:
-            self.caused(cause, conn.send_message, walker_response(reports, event.id))
+            if cause is None:
+                conn.send_message(walker_response(reports, event.id))
+            else:
+                self.caused(cause, conn.send_message, walker_response(reports, event.id))
 
     # -- fan-out --------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ parent thread dies), so a notebook's Redis never outlives its kernel.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import socket
 import subprocess
@@ -21,14 +22,17 @@ from .errors import JacWSError
 
 __all__ = ["LocalRedis", "start_redis"]
 
-# Runs in the child before it becomes redis-server: PR_SET_PDEATHSIG survives exec.
+# Runs in the child before it becomes redis-server: PR_SET_PDEATHSIG survives exec. If the
+# parent died before the request took effect, the child is already orphaned: it gives up.
 _DIE_WITH_PARENT = """
 import ctypes, os, signal, sys
 try:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 except (AttributeError, OSError):
     pass
-os.execv(sys.argv[1], sys.argv[1:])
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
 """
 
 
@@ -51,7 +55,7 @@ class LocalRedis:
         self.binary = found
         self.port = port or _free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self._folder = tempfile.TemporaryDirectory(prefix="jacws-redis-")
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def url(self) -> str:
@@ -64,22 +68,39 @@ class LocalRedis:
         Raises:
             JacWSError: it exited or did not answer within ``timeout`` seconds.
         """
+        if self.process is not None:
+            raise JacWSError(f"{self!r} is already running")
+        self._folder = tempfile.TemporaryDirectory(prefix="jacws-redis-")
         options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         command = [self.binary, *options, "--dir", self._folder.name]
         if sys.platform.startswith("linux"):
-            command = [sys.executable, "-c", _DIE_WITH_PARENT, *command]
+            command = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            if self._answers_as(self.process.pid):  # ours, not another Redis already on that port
                 return self
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise JacWSError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.02)  # a process start-up: nothing to wait on but the port
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise JacWSError(f"redis-server did not start on port {self.port} (is the port taken?)")
+            time.sleep(0.02)  # a process start-up: nothing to wait on but the port
+
+    def _answers_as(self, pid: int) -> bool:
+        """Whether the Redis on our port answers and says it is process ``pid``."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                connection.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+                reply = b""
+                while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return False
+                    reply += chunk
+        except OSError:
+            return False
+        line = reply.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0]
+        return line.strip() == str(pid).encode()
 
     def stop(self, timeout: float = 10) -> None:
         """Stop Redis (its data is thrown away)."""
@@ -91,7 +112,9 @@ class LocalRedis:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout)
-        self._folder.cleanup()
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
 
     def __enter__(self) -> LocalRedis:
         return self if self.process is not None else self.start()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["TRACE_HEADER", "Cause", "ConnectionTrace", "close_trace", "find_trace", "open_trace"]
+__all__ = ["TRACE_HEADER", "Cause", "ConnectionTrace", "claim_trace", "close_trace", "find_trace", "open_trace"]
 
 TRACE_HEADER = "x-jacws-trace"
 """The handshake header naming a connection's trace key."""
@@ -30,9 +30,8 @@ ORIGINS = ("client", "walker", "rest", "server", "relay")
 """Who started it: a socket's own event, a socket's walker run, a REST walker call, the server, another process."""
 
 
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """Why one message was sent to a connection.
+class Cause(NamedTuple):
+    """Why one message was sent to a connection (a tuple: cheap to build on the hub's hot path).
 
     Attributes:
         route: how it was addressed (one of :data:`ROUTES`).
@@ -54,26 +53,45 @@ class Cause:
 
     def with_route(self, route: str, targets: tuple[str, ...] = ()) -> Cause:
         """The same origin, addressed another way."""
-        return Cause(route, self.origin, self.client_id, self.trace_key, self.event, self.walker, targets)
+        return self._replace(route=route, targets=targets)
+
+
+MAX_IN_FLIGHT = 100_000
+"""Causes a trace holds for frames not yet received; past it the trace gives up (the client infers causes)."""
 
 
 class ConnectionTrace:
     """The causes of the frames queued to one traced connection, oldest first.
 
-    The hub appends (on its loop) before each frame can leave; the client pops one per
+    The hub records (on its loop) before each frame can leave; the client takes one per
     frame received (on its own thread): deque appends and pops are atomic, so no lock.
     ``received`` counts the frames the hub got from the connection (the event numbers).
+    One connection only: the first server connection to claim the key binds it.
     """
 
-    __slots__ = ("causes", "key", "received")
+    __slots__ = ("bound", "broken", "causes", "key", "received")
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.causes: deque[Cause | None] = deque()  # None: the server gave no reason (its own doing)
         self.received = 0
+        self.bound = False
+        self.broken = False
+
+    def record(self, cause: Cause | None) -> None:
+        """Note the cause of one frame about to be sent (the hub's side)."""
+        if self.broken:
+            return
+        if len(self.causes) >= MAX_IN_FLIGHT:  # the client stopped reading: give up rather than grow
+            self.broken = True
+            self.causes.clear()
+            return
+        self.causes.append(cause)
 
     def next_cause(self) -> Cause | None:
-        """The cause of the next frame received, if the server recorded one."""
+        """The cause of the next frame received, if the server recorded one (the client's side)."""
+        if self.broken:
+            return None
         try:
             return self.causes.popleft()
         except IndexError:
@@ -92,8 +110,22 @@ def open_trace() -> ConnectionTrace:
     return trace
 
 
+def claim_trace(key: str) -> ConnectionTrace | None:
+    """Bind the open trace of this key to the connection asking; None for unknown or already bound keys.
+
+    A key therefore traces one connection only: a second connection naming it (a guess, or a
+    key a remote server learnt from the header) is not traced and cannot touch the first one's.
+    """
+    with _lock:
+        trace = _traces.get(key)
+        if trace is None or trace.bound:
+            return None
+        trace.bound = True
+        return trace
+
+
 def find_trace(key: str) -> ConnectionTrace | None:
-    """The open trace of this key, or None (unknown keys, including every remote one, are ignored)."""
+    """The open trace of this key (bound or not), or None."""
     with _lock:
         return _traces.get(key)
 

@@ -28,7 +28,7 @@ from .trace import Cause
 
 __all__ = ["KINDS", "SERVER", "Flow", "Route", "Traffic"]
 
-MAX_REMEMBERED = 20_000
+MAX_REMEMBERED = 10_000
 """How many received messages keep their route, and sends their flow, for look-ups."""
 
 SERVER = "server"
@@ -157,7 +157,8 @@ class Traffic:
     ) -> None:
         self._lock = threading.Lock()
         self._flows: deque[Flow] = deque(maxlen=keep)
-        self._pending: dict[bytes, deque[_Pending]] = {}
+        self._pending: dict[bytes, deque[_Pending]] = {}  # data -> sends that may have caused a receipt of it
+        self._pending_order: deque[tuple[float, bytes, int]] = deque()  # (at, data, seq) of those sends, oldest first
         self._routes: dict[tuple[int, int], Route] = {}
         self._sends: dict[tuple[str, int], _SendRecord] = {}
         self._lanes: dict[str, str] = {}  # trace key -> lane
@@ -259,6 +260,19 @@ class Traffic:
                 key, kind, route, targets = pending
                 entry = _Pending(client.name, kind, route, sent.sent_at, flow.seq, targets)
                 self._pending.setdefault(key, deque()).append(entry)
+                self._pending_order.append((sent.sent_at, key, flow.seq))
+                self._expire_pending(sent.sent_at - MATCH_WINDOW)
+
+    def _expire_pending(self, horizon: float) -> None:
+        """Forget sends older than ``horizon``, and the oldest beyond the bound (under the lock)."""
+        order = self._pending_order
+        while order and (order[0][0] < horizon or len(order) > MAX_REMEMBERED):
+            _, key, seq = order.popleft()
+            queue = self._pending.get(key)
+            if queue and queue[0].seq == seq:  # else _match already dropped it
+                queue.popleft()
+            if queue is not None and not queue:
+                del self._pending[key]
 
     def record_received(self, client: Client, message: Message) -> None:
         """Note one received message (a client's ``on_message`` callback)."""
@@ -366,8 +380,8 @@ def _plain_route(message: Message) -> Route:
 def _answer_label(message: Message) -> str:
     """The arrow label of a connection event, walker answer or error."""
     data = message.data
-    if message.kind == "response":
-        return f"reports ({len(data.get('reports') or [])})"
+    if message.kind == "response" and isinstance(data.get("reports"), list):
+        return f"reports ({len(data['reports'])})"
     if message.kind == "error":
         return f"error {data.get('code')}"
     return _label(data)

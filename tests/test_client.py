@@ -160,3 +160,48 @@ def test_a_peer_cannot_break_or_answer_a_clients_walker_calls(server: Server) ->
     finally:
         victim.close()
         attacker.close()
+
+
+def test_subscribing_while_messages_stream_sees_each_one_exactly_once(server: Server) -> None:
+    receiver = server.client(channel_id="c-stream")
+    sender = Client(server.ws_url)
+    seen: list[list[int]] = []
+
+    def subscribe() -> None:
+        got: list[int] = []
+        earlier, _ = receiver.subscribe(on_message=lambda _client, message: got.append(message.index))
+        got[:0] = [message.index for message in earlier]
+        seen.append(got)
+
+    try:
+        for n in range(1500):
+            sender.channel(["c-stream"], {"n": n})
+            if n % 50 == 0:
+                subscribe()  # in the middle of the stream: the loop thread is appending meanwhile
+        receiver.wait_for(lambda m: m.get("n") == 1499, timeout=30)
+        total = list(range(len(receiver.inbox)))
+        assert len(seen) == 30
+        for got in seen:
+            assert sorted(got) == total, "a subscriber missed or repeated a message"
+    finally:
+        receiver.close()
+        sender.close()
+
+
+def test_a_peer_cannot_pass_its_data_off_as_a_connection_event_or_an_answer(server: Server) -> None:
+    alice = server.client(channel_id="c-forge")
+    mallory = server.client(channel_id="c-forge")
+    try:
+        info = dict(alice.info)
+        call = alice.walker("t_slow", seconds=0.5)
+        forged = {"type": "connection", "data": {"client_id": "x", "root_id": "n::" + "f" * 24, "channel_id": "y"}}
+        mallory.channel(["c-forge"], forged)
+        mallory.channel(["c-forge"], {"status": 200, "reports": ["forged"], "id": call.request_id})
+        alice.wait_for(lambda m: m.get("reports") == ["forged"])
+        assert alice.info == info and alice.client_id == info["client_id"]
+        assert call.result()["reports"] != ["forged"]  # the real answer, not the peer's
+        [fake] = [m for m in alice.inbox if m.data == forged]
+        assert fake.kind == "connection" and fake.cause is not None and fake.cause.route == "channel"
+    finally:
+        alice.close()
+        mallory.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -43,6 +44,21 @@ CELL_STATES = """() => {
   const kernel = widget.sessionContext.session && widget.sessionContext.session.kernel;
   return [kernel && kernel.status, widget.content.model.sharedModel.cells
     .filter((cell) => cell.cell_type === "code").map((cell) => cell.execution_count)];
+}"""
+FLOW_HEAD = (".jacws-flow-lanes", ".jacws-flow-legend", ".jacws-flow-caption")
+FLOW_HEAD_IN_VIEW = """() => {
+  // Scrolled to (again): JupyterLab may scroll back to the active cell once it has run.
+  const flow = document.querySelector(".jacws-flow");
+  const inView = [".jacws-flow-lanes", ".jacws-flow-legend", ".jacws-flow-caption"].every((part) => {
+    const box = flow.querySelector(part).getBoundingClientRect();
+    return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+  });
+  if (!inView) flow.scrollIntoView({ block: "start" });
+  return inView;
+}"""
+EVERY_CARD_OPEN = """() => {
+  const states = [...document.querySelectorAll(".jacws-card .jacws-state")].map((el) => el.textContent);
+  return states.length > 0 && states.every((state) => state === "open");
 }"""
 TICKS = """import gc
 from jacws.widgets import Playground
@@ -179,13 +195,11 @@ def check_layout(page: Page, name: str, size: tuple[int, int]) -> None:
     )
     assert clipped == [], f"cut titles at {size}: {clipped}"
     flow = page.locator(".jacws-flow").first
-    flow.scroll_into_view_if_needed()
-    viewport = page.viewport_size
-    assert viewport is not None
-    for part in (".jacws-flow-lanes", ".jacws-flow-legend", ".jacws-flow-caption"):
-        box = flow.locator(part).bounding_box()
-        assert box is not None and box["height"] > 0, part
-        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], f"{part} out of view: {box}"
+    try:
+        page.wait_for_function(FLOW_HEAD_IN_VIEW, timeout=5_000)
+    except PlaywrightTimeout:
+        boxes = {part: flow.locator(part).bounding_box() for part in FLOW_HEAD}
+        pytest.fail(f"the flow view's head is out of view at {size}: {boxes}")
     lanes = flow.locator(".jacws-lane").all_inner_texts()
     assert "server" in lanes and len(lanes) >= 3, lanes
     drawn = flow.locator(".jacws-row").count()
@@ -206,8 +220,10 @@ def test_after_run_all_the_playground_is_live_whole_and_readable(
         page = context.new_page()
         errors = open_notebook(page, jupyterlab, notebook)
         cards = page.locator(".jacws-card")
-        states = cards.locator(".jacws-state").all_inner_texts()
-        assert states and set(states) == {"open"}, states  # alive after Run All
+        try:  # alive after Run All (the last state changes reach the page a display tick later)
+            page.wait_for_function(EVERY_CARD_OPEN, timeout=5_000)
+        except PlaywrightTimeout:
+            pytest.fail(f"not every card is open: {cards.locator('.jacws-state').all_inner_texts()}")
 
         # A channel message sent from the first card's form reaches every card on that channel, as a channel message.
         channels = [card.locator(".jacws-id code").nth(2).inner_text() for card in cards.all()]
@@ -236,6 +252,56 @@ def test_after_run_all_the_playground_is_live_whole_and_readable(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{notebook[:2]}-failed.png"), full_page=True)
         raise
+    finally:
+        context.close()
+
+
+WAITING_CELLS = {
+    "wait_for": 'call = worker.walker("long_task", steps=20, delay=0.2)\n'
+    'worker.wait_for(lambda m: m.get("status") == "completed", timeout=30)',
+    "sleep": 'import time\n\ncall = worker.walker("long_task", steps=20, delay=0.2)\ntime.sleep(4)',
+}
+PROGRESS_SAMPLE = """() => {
+  const card = document.querySelectorAll(".jacws-card")[0];
+  const label = card.querySelector(".jacws-progress-label");
+  const count = card.querySelector(".jacws-count").textContent.match(/(\\d+) received/);
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const received = count ? Number(count[1]) : 0;
+  return { progress: label ? label.textContent : "", received, busy: kernel.status !== "idle" };
+}"""
+
+
+@pytest.mark.parametrize("waiting", sorted(WAITING_CELLS))
+def test_the_progress_bar_moves_while_the_cell_still_runs(waiting: str, jupyterlab: str, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        open_notebook(page, jupyterlab, "04_progress.ipynb")
+        page.evaluate(
+            """(source) => {
+              const nb = window.jupyterapp.shell.currentWidget.content;
+              nb.model.sharedModel.insertCell(nb.model.sharedModel.cells.length, { cell_type: "code", source });
+              nb.activeCellIndex = nb.widgets.length - 1;
+              window.jupyterapp.commands.execute("notebook:run-cell");
+            }""",
+            WAITING_CELLS[waiting],
+        )
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+                               " !== 'idle'", timeout=10_000)  # fmt: skip
+        samples = []
+        while True:  # sampled from the page while the cell is still running
+            sample = page.evaluate(PROGRESS_SAMPLE)
+            if not sample["busy"]:
+                break
+            samples.append(sample)
+            if len(samples) == 12:
+                page.locator(".jacws-card").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / f"jupyterlab-progress-mid-cell-{waiting}.png"))
+            page.wait_for_timeout(100)
+        values = {s["progress"] for s in samples}
+        rises = sum(1 for a, b in itertools.pairwise(samples) if b["received"] > a["received"])
+        assert len(values) >= 5, f"the bar showed {sorted(values)} while the cell ran"
+        assert rises >= 5, f"the card's message count rose {rises} times while the cell ran"
     finally:
         context.close()
 

@@ -59,3 +59,24 @@ def gone(pid: int, timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)  # a foreign process's exit has no event to wait on
+
+
+def test_a_taken_port_is_an_error_not_another_redis() -> None:
+    first = jacws.start_redis()
+    try:
+        with pytest.raises(jacws.JacWSError, match="did not start"):
+            LocalRedis(port=first.port).start(timeout=5)
+    finally:
+        first.stop()
+
+
+def test_a_stopped_redis_starts_again() -> None:
+    local = jacws.start_redis()
+    local.stop()
+    local.start()
+    try:
+        client = redis.Redis.from_url(local.url, socket_timeout=5)
+        assert client.ping()
+        client.close()
+    finally:
+        local.stop()

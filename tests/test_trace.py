@@ -50,3 +50,27 @@ def test_a_remote_client_cannot_make_the_server_record_anything(server: Server) 
             assert server.hub.traced == before
             assert server.hub.connections[client_id].trace is None
         assert closed.causes == deque()
+
+
+def test_a_key_traces_one_connection_only(server: Server) -> None:
+    client = Client(server.ws_url, channel_id="trace-once")
+    try:
+        assert client._trace is not None
+        key = client._trace.key
+        before = server.hub.traced
+        headers = {TRACE_HEADER: key}  # a second connection naming a key that is open and bound
+        with connect(server.ws_url, additional_headers=headers, open_timeout=TIMEOUT, ping_interval=None) as ws:
+            client_id = orjson.loads(ws.recv(timeout=TIMEOUT))["data"]["client_id"]
+            assert server.hub.connections[client_id].trace is None and server.hub.traced == before
+        client.connection()
+        assert client.inbox[-1].cause == Cause("connection", "client", client.client_id, key, 1)
+    finally:
+        client.close()
+
+
+def test_only_loopback_servers_are_sent_a_key() -> None:
+    from jacws.client import _is_loopback
+
+    assert _is_loopback("ws://127.0.0.1:8000/websocket") and _is_loopback("ws://localhost:1/websocket")
+    assert _is_loopback("ws://[::1]:8000/websocket") and _is_loopback("ws://127.8.0.1/websocket")
+    assert not _is_loopback("wss://example.com/websocket") and not _is_loopback("ws://10.0.0.5:8000/websocket")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,7 +190,8 @@ def test_a_burst_of_2000_messages_reaches_the_cards_in_few_batches(playground_se
     assert len(play.flow.flows) == play.flow.total == 4000  # every send and every receipt since it was built
 
 
-def test_cards_move_while_the_main_thread_blocks(playground_server: Server) -> None:
+@pytest.mark.parametrize("blocking", ["wait_for", "sleep"])
+def test_cards_move_while_the_main_thread_blocks(playground_server: Server, blocking: str) -> None:
     client = playground_server.client(channel_id="busy")
     play = Playground(playground_server, [client])
     card = play.card(client)
@@ -206,7 +209,10 @@ def test_cards_move_while_the_main_thread_blocks(playground_server: Server) -> N
     sampler.start()
     try:
         client.walker("long_task", steps=20, delay=0.05)
-        client.wait_for(lambda m: m.get("status") == "completed", timeout=30)  # blocks, as a cell would
+        if blocking == "wait_for":  # blocks, as a cell would
+            client.wait_for(lambda m: m.get("status") == "completed", timeout=30)
+        else:
+            time.sleep(1.5)
     finally:
         done.set()
         sampler.join(10)
@@ -299,3 +305,47 @@ def test_a_playground_of_clients_of_a_server_elsewhere_traces_messages_by_their_
             alice.close()
             bob.close()
             elsewhere.shutdown()
+
+
+def test_a_playground_nobody_watches_keeps_bounded_memory() -> None:
+    """Not displayed, as in a notebook run by nbclient: what the views keep stops growing at their bounds."""
+    server = jacws.start(rate_per_second=1_000_000, rate_burst=1_000_000)  # one client sends 24,000 messages
+    client = server.client(channel_id="alone")
+    play = Playground(server, [client])  # never displayed
+
+    def burst(start: int, count: int = 12_000) -> None:
+        for n in range(start, start + count):
+            client.channel(["alone"], {"n": n})
+        client.wait_for(lambda m: m.get("n") == start + count - 1, timeout=60)
+        play.flush()
+
+    def kept() -> int:
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(True, "*jacws/widgets/*"), tracemalloc.Filter(True, "*jacws/traffic.py")]
+        )
+        return sum(stat.size for stat in snapshot.statistics("filename"))
+
+    tracemalloc.start()
+    try:
+        burst(0)  # fills every bound: 10,000 flows, 5,000 timeline entries, 10,000 routes
+        before = kept()
+        burst(12_000)
+        after = kept()
+    finally:
+        tracemalloc.stop()
+        server.stop()
+    assert play.flow.total == 48_000 and len(play.traffic.flows) == 10_000
+    assert after < before * 1.05, f"the views grew from {before} to {after} bytes with nobody watching"
+
+
+def test_an_odd_message_from_a_peer_costs_no_other_message_its_place(playground_server: Server) -> None:
+    alice = playground_server.client(channel_id="odd")
+    mallory = playground_server.client(channel_id="odd")
+    play = Playground(playground_server, [alice, mallory])
+    for data in ({"type": "before"}, {"status": 200, "reports": 5}, {"error": None, "code": []}, {"type": "after"}):
+        mallory.channel(["odd"], data)
+    alice.wait_for(lambda m: m.get("type") == "after")
+    play.flush()
+    shown = [e["label"] for e in reversed(play.card(alice).entries)]
+    assert shown[-4:] == ["before", '{"status":200,"reports":5}', '{"error":null,"code":[]}', "after"]
+    assert all(e["kind"] == "channel" for e in play.card(alice).entries[:4])  # as the server says, not as they look

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from collections import deque
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from .updates import WIDGETS_LOCK, UpdateQueue, locked
 __all__ = ["ENTRIES", "ClientCard", "fetch_walkers"]
 
 HERE = Path(__file__).parent
+log = logging.getLogger("jacws.widgets")
 
 ENTRIES = 50
 """How many of the latest timeline entries (after the filter) a card shows."""
@@ -146,33 +148,26 @@ class ClientCard(anywidget.AnyWidget):
         self.peers = list(peers)
         catalogue = walkers if walkers is not None else self._fetch_walkers()
         # The widget holds labels and indexes only: tokens stay in Python, out of saved widget state.
-        self._identities: list[tuple[str, str | None, str | None]] = [("anonymous", None, None)]
-        for who in [client, *self.peers]:
-            if who.token:
-                label = f"{who.name} (its own token)" if who is client else who.name
-                self._identities.append((label, who.token, who.email))
+        own = (f"{client.name} (its own token)", client.token, client.email)
+        self._own = own if client.token else None
+        self._identities: list[tuple[str, str | None, str | None]] = []
         self._timeline: deque[_Entry] = deque(maxlen=TIMELINE_KEEP)
         self._kinds_seen: set[str] = set()
         self._sent = self._received = 0
-        self._replaying = True
-        self._replayed: set[str] = set()
         self.updates = UpdateQueue(self._apply)
-        # Listen first, then replay what happened before: whatever arrives in between is in
-        # both, and the replayed keys are skipped when their update comes.
-        with WIDGETS_LOCK:  # no batch is applied before the replay
-            client.on_message(lambda _client, message: self.updates.push(("in", message)))
-            client.on_send(lambda _client, sent: self.updates.push(("out", sent)))
-            client.on_state(lambda _client: self.updates.push(("state", None)))
+        with WIDGETS_LOCK:  # no batch is applied before what happened earlier
+            inbox, sent = client.subscribe(
+                on_message=lambda _client, message: self.updates.push(("in", message)),
+                on_send=lambda _client, sending: self.updates.push(("out", sending)),
+                on_state=lambda _client: self.updates.push(("state", None)),
+            )
             self.name = client.name
             self.base_url = client.base_url
             self.walkers = [w for w in catalogue if w.get("websocket")]
-            self.identities = [[label, index] for index, (label, _, _) in enumerate(self._identities)]
             self.status = {}
-            earlier: list[tuple[str, Any]] = [("out", s) for s in client.sent] + [("in", m) for m in client.inbox]
+            earlier: list[tuple[str, Any]] = [("out", s) for s in sent] + [("in", m) for m in inbox]
             earlier.sort(key=lambda item: item[1].sent_at if item[0] == "out" else item[1].received_at)
-            self._replayed = {self._key(what, item) for what, item in earlier}
             self._apply([("state", None), *earlier])
-            self._replaying = False
         self.observe(self._on_filter, "filter")
         self.on_msg(self._on_front_end)
 
@@ -188,25 +183,23 @@ class ClientCard(anywidget.AnyWidget):
         header = False
         answered = False
         for what, item in updates:
-            if not self._replaying and what != "state" and self._replayed:
-                key = self._key(what, item)
-                if key in self._replayed:
-                    self._replayed.discard(key)
-                    continue
+            if what == "state":
+                header = True
+                continue
+            try:  # a peer can send anything: one odd message must not cost the others their place
+                entry = self._received_entry(item) if what == "in" else self._sent_entry(item)
+            except Exception:
+                log.exception("the card of %s could not show a message", self.client.name)
+                continue
             if what == "in":
-                entry = self._received_entry(item)
                 self._received += 1
-                header = header or item.kind == "connection"
-                answered = answered or item.kind == "response"
+                header = header or entry.kind == "connection"
+                answered = answered or entry.kind == "response"
                 progress = _parse_progress(item.data)
                 if progress is not None:
                     self.progress = progress
-            elif what == "out":
-                entry = self._sent_entry(item)
-                self._sent += 1
             else:
-                header = True
-                continue
+                self._sent += 1
             self._timeline.append(entry)
             self._kinds_seen.add(entry.kind)
         with self.hold_sync():
@@ -225,13 +218,12 @@ class ClientCard(anywidget.AnyWidget):
         route = self.traffic.route_of(self.client, message)
         data = message.data
         label = _short(data)
-        if message.kind == "response":
-            label = f"reports ({len(data.get('reports') or [])})"
-        elif message.kind == "error":
+        if route.kind == "response" and isinstance(data.get("reports"), list):
+            label = f"reports ({len(data['reports'])})"
+        elif route.kind == "error":
             label = f"{data.get('code')}: {str(data.get('error'))[:80]}"
-        elif message.kind == "connection":
-            info = data.get("data") if isinstance(data.get("data"), dict) else {}
-            label = "anonymous" if info.get("root_id") == PUBLIC_ROOT_ID else "logged in"
+        elif route.kind == "connection" and isinstance(data.get("data"), dict):
+            label = "anonymous" if data["data"].get("root_id") == PUBLIC_ROOT_ID else "logged in"
         at = message.received_at
         return _Entry(self._key("in", message), False, at, route.kind, label, route.text, _json(data), route.latency)
 
@@ -278,6 +270,21 @@ class ClientCard(anywidget.AnyWidget):
         }
         if targets != self.targets:
             self.targets = targets
+        self._render_identities()
+
+    def _render_identities(self) -> None:
+        """Whom the card can become: anonymous, its own first identity, every peer logged in."""
+        identities: list[tuple[str, str | None, str | None]] = [("anonymous", None, None)]
+        if self._own is not None:
+            identities.append(self._own)
+        seen = {self._own[1]} if self._own is not None else set()
+        for peer in self.peers:
+            if peer.token and peer.token not in seen:
+                seen.add(peer.token)
+                identities.append((peer.name, peer.token, peer.email))
+        if identities != self._identities:
+            self._identities = identities
+            self.identities = [[label, index] for index, (label, _, _) in enumerate(identities)]
 
     def _render_rtt(self) -> None:
         rtts = self.client.rtts

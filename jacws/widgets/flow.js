@@ -159,6 +159,15 @@ function render({ model, el: host }) {
   }
   followButton.addEventListener("click", () => setFollow(!follow));
 
+  // Scrolls made here are not the reader's: the scroll event they cause must not pause following.
+  function scrollTo(top) {
+    const target = Math.max(0, Math.min(top, scroller.scrollHeight - scroller.clientHeight));
+    if (Math.abs(scroller.scrollTop - target) >= 1) {
+      programmaticScroll = true;
+      scroller.scrollTop = target;
+    }
+  }
+
   function refilter() {
     visible = store.flows.filter(passes);
     considered = store.flows.length ? store.flows[store.flows.length - 1][SEQ] : 0;
@@ -196,10 +205,7 @@ function render({ model, el: host }) {
       (visible.length < kept ? ` · ${visible.length} shown` : "");
     canvas.style.height = `${visible.length * ROW + 8}px`;
     canvas.style.width = `${geo.total}px`;
-    if (scrollDown) {
-      programmaticScroll = true;
-      scroller.scrollTop = scroller.scrollHeight;
-    }
+    if (scrollDown) scrollTo(scroller.scrollHeight);
     const top = Math.max(0, scroller.scrollTop);
     const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
     const last = Math.min(visible.length, Math.ceil((top + scroller.clientHeight) / ROW) + OVERSCAN);
@@ -297,8 +303,7 @@ function render({ model, el: host }) {
     }
     if (index < 0) return;
     setFollow(false);
-    programmaticScroll = true;
-    scroller.scrollTop = Math.max(0, index * ROW - scroller.clientHeight / 2);
+    scrollTo(index * ROW - scroller.clientHeight / 2);
     select(seq);
   }
 
@@ -324,7 +329,10 @@ function render({ model, el: host }) {
     const oldest = flows.length ? flows[0][SEQ] : 0;
     let drop = 0;
     while (drop < visible.length && visible[drop][SEQ] < oldest) drop++;
-    if (drop) visible.splice(0, drop);
+    if (drop) {
+      visible.splice(0, drop);
+      if (!follow) scrollTo(scroller.scrollTop - drop * ROW);  // paused: the same rows stay in view
+    }
     schedule(follow);
   };
   store.listeners.add(onFlows);

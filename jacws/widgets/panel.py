@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import ipywidgets as w
 
 from ..errors import JacWSError
-from .updates import WIDGETS_LOCK, UpdateQueue, locked
+from .updates import WIDGETS_LOCK, UpdateQueue
 
 __all__ = ["ServerPanel"]
 
@@ -35,7 +36,7 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
         self.refresh_button.on_click(lambda _: self._refresh_now())
         self.stop_button.on_click(lambda _: self._run(self.server.stop))
         self.start_button.on_click(lambda _: self._run(self.server.restart))
-        self.updates = UpdateQueue(lambda _batch: self.refresh(), interval=0.3)
+        self.updates = UpdateQueue(lambda _batch: self.refresh(), interval=0.2, locked=False)
         buttons = w.HBox([self.refresh_button, self.stop_button, self.start_button], layout={"flex_flow": "row wrap"})
         super().__init__(
             [
@@ -48,14 +49,12 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
             layout={"border": "1px solid #bbb", "padding": "6px"},
         )
         self.add_class("jacws-server-panel")
-        with WIDGETS_LOCK:
-            self.refresh()
+        self.refresh()
 
     def poke(self) -> None:
         """Ask for a (throttled) refresh; safe from any thread."""
         self.updates.push(None)
 
-    @locked
     def _refresh_now(self) -> None:
         self.refresh()
 
@@ -68,22 +67,30 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
             text = ""
         with WIDGETS_LOCK:
             self.message.value = text
-            self.refresh()
+        self.refresh()
 
     def refresh(self) -> None:
-        """Read the server's state and redraw (under the widgets' lock)."""
+        """Read the server's state (without holding the widgets' lock: that may wait), then redraw under it."""
         server = self.server
         running = server.state.value == "running"
+        snapshot = None
+        if running:
+            try:
+                snapshot = server.snapshot(timeout=2)
+            except (JacWSError, TimeoutError, FutureTimeout, RuntimeError):  # stopped meanwhile
+                running = False
+        with WIDGETS_LOCK:
+            self._render(running, snapshot)
+
+    def _render(self, running: bool, snapshot: dict[str, Any] | None) -> None:
+        server = self.server
         url = html.escape(server.url) if running else "-"
         self.stop_button.disabled = not running
         self.start_button.disabled = running
         self.state.value = f"<b>jacws server</b> · {server.state.value} · <code style='user-select:all'>{url}</code>"
-        if not running:
+        if not running or snapshot is None:
             self.connections.value = "<i>not running: start it again, then reconnect the cards</i>"
-            return
-        try:
-            snapshot = server.snapshot()
-        except (JacWSError, TimeoutError):  # stopped meanwhile
+            self.walker_table.value = ""
             return
         rows = "".join(
             f"<tr><td><code>…{html.escape(c['client_id'][-8:])}</code></td>"

@@ -32,6 +32,7 @@ class Playground(w.VBox):  # type: ignore[misc]
         self.walkers = self._catalogue(server, clients)
         self.panel = ServerPanel(server) if server is not None else None
         self.flow = FlowView(self.traffic)
+        self.traffic.on_flow(lambda _flow: self._poke_panel())  # backlogs and membership move with traffic
         self.cards: list[ClientCard] = []
         self.grid = w.GridBox(
             layout={"grid_template_columns": "repeat(auto-fill, minmax(400px, 1fr))", "grid_gap": "6px"}

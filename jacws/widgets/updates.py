@@ -50,12 +50,20 @@ class UpdateQueue:
         interval: seconds between batches (the display thread's tick).
         max_batch: most updates applied in one go (the rest wait for the next tick).
         auto: apply on the display thread; False leaves every batch to :meth:`flush`.
+        locked: apply under :data:`WIDGETS_LOCK`; False for an ``apply`` that takes it itself, around
+            its widget changes only (one that first waits for something else, such as a server).
     """
 
     def __init__(
-        self, apply: Callable[[list[Any]], None], interval: float = 0.1, max_batch: int = 5000, auto: bool = True
+        self,
+        apply: Callable[[list[Any]], None],
+        interval: float = 0.1,
+        max_batch: int = 5000,
+        auto: bool = True,
+        locked: bool = True,
     ) -> None:
         self._apply = apply
+        self._serial = WIDGETS_LOCK if locked else threading.RLock()
         self.interval = interval
         self.max_batch = max_batch
         self._pending: list[Any] = []
@@ -79,15 +87,16 @@ class UpdateQueue:
 
     def flush(self) -> int:
         """Apply what is pending now, on the calling thread; return how many updates."""
-        with WIDGETS_LOCK:  # taken before the batch is taken, so two flushes never swap batches
-            with self._lock:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-                more = bool(self._pending)
-            if batch:
-                self.batches += 1
-                self._apply(batch)
-        if more and self.auto:
-            _Pump.get().wake(self)
+        try:
+            with self._serial:  # taken before the batch is taken, so two flushes never swap batches
+                with self._lock:
+                    batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                if batch:
+                    self.batches += 1
+                    self._apply(batch)
+        finally:  # even when a batch failed: what is left must still be applied
+            if self.pending and self.auto:
+                _Pump.get().wake(self)
         return len(batch)
 
 
