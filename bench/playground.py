@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import queue
 import secrets
 import shutil
 import socket
@@ -32,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,24 +37,9 @@ from typing import Any
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-IDLE = """() => {
-  const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = widget && widget.sessionContext && widget.sessionContext.session
-    && widget.sessionContext.session.kernel;
-  return !!kernel && kernel.status === "idle";
-}"""
+sys.path.insert(0, str(ROOT / "tests"))
+from jupyter import CHROMIUM, CHROMIUM_ARGS, KERNEL_BUSY, KERNEL_IDLE, JupyterLab, append_and_run, free_port  # noqa: E402
+
 FRAMES = """() => {
   window.__jacwsFrames = [];
   let last = performance.now();
@@ -99,85 +81,32 @@ print(f"cell {{time.perf_counter() - started:.3f}} s")
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def notebook_folder() -> Path:
+    """A temporary folder with an empty notebook on the python3 kernel."""
+    folder = Path(tempfile.mkdtemp(prefix="jacws-bench-"))
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    notebook = {"cells": [], "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "nb").mkdir()
+    (folder / "nb" / "bench.ipynb").write_text(json.dumps(notebook))
+    return folder
 
 
-class JupyterLab:
-    """JupyterLab on 127.0.0.1 serving an empty notebook in a temporary folder."""
-
-    def __init__(self) -> None:
-        self.home = Path(tempfile.mkdtemp(prefix="jacws-bench-"))
-        (self.home / "nb").mkdir()
-        kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-        notebook = {"cells": [], "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}
-        (self.home / "nb" / "bench.ipynb").write_text(json.dumps(notebook))
-        settings = self.home / "settings" / "@jupyterlab" / "apputils-extension"
-        settings.mkdir(parents=True)
-        (settings / "notification.jupyterlab-settings").write_text(
-            json.dumps({"checkForUpdates": False, "fetchNews": "false"})
-        )
-        env = {
-            **os.environ,
-            "JUPYTERLAB_SETTINGS_DIR": str(self.home / "settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(self.home / "workspaces"),
-            "JUPYTER_CONFIG_DIR": str(self.home / "config"),
-            "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
-        }
-        self.port, self.token = free_port(), secrets.token_hex(16)
-        command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.home / 'nb'}",
-            "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
-        ]  # fmt: skip
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")
-        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stderr or []], daemon=True).start()
-        while f"127.0.0.1:{self.port}/lab" not in lines.get(timeout=60):
-            pass
-
-    def url(self, workspace: str) -> str:
-        return f"http://127.0.0.1:{self.port}/lab/workspaces/{workspace}/tree/bench.ipynb?token={self.token}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
-def run_cell(page: Page, source: str, wait: bool = True) -> None:
-    """Append a code cell, run it, and (when ``wait``) return once the kernel is idle again."""
-    page.evaluate(
-        """(source) => {
-          const nb = window.jupyterapp.shell.currentWidget.content;
-          nb.model.sharedModel.insertCell(nb.model.sharedModel.cells.length, { cell_type: "code", source });
-          nb.activeCellIndex = nb.widgets.length - 1;
-          window.jupyterapp.commands.execute("notebook:run-cell");
-        }""",
-        source,
-    )
-    if wait:
-        page.wait_for_function(
-            "() => { const w = window.jupyterapp.shell.currentWidget;"
-            " return w.sessionContext.session.kernel.status !== 'idle'; }",
-            timeout=10_000,
-        )
-        page.wait_for_function(IDLE, timeout=600_000)
+def run_cell(page: Page, source: str) -> None:
+    """Append a code cell, run it, and return once the kernel is idle again."""
+    append_and_run(page, source)
+    page.wait_for_function(KERNEL_BUSY, timeout=10_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=600_000)
 
 
 def measure(lab: JupyterLab, kind: str, ws_url: str, messages: int, page: Page) -> dict[str, Any]:
-    page.goto(lab.url(secrets.token_hex(4)))
-    page.wait_for_function(IDLE, timeout=60_000)
+    page.goto(lab.url("bench.ipynb"))
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
     run_cell(page, SETUP.format(kind=kind, ws_url=ws_url))
     page.wait_for_selector(".jacws-flow-caption", timeout=60_000)
     page.evaluate(FRAMES)
     total = messages * 4  # one send and three receipts per message
     samples: list[dict[str, Any]] = []
-    run_cell(page, BURST.format(messages=messages), wait=False)
+    append_and_run(page, BURST.format(messages=messages))
     deadline = time.monotonic() + 600
     started = None
     while time.monotonic() < deadline:
@@ -208,13 +137,15 @@ def measure(lab: JupyterLab, kind: str, ws_url: str, messages: int, page: Page) 
 
 
 def headless_burst(ws_url: str, messages: int, server: Any, playground: bool) -> float:
-    """Seconds for three clients to see a burst, with or without a Playground nobody displays."""
+    """Seconds for three clients to see a burst, with or without a Playground displayed to no one."""
     from jacws.client import Client
     from jacws.widgets import Playground
 
     channel = f"bench-{secrets.token_hex(3)}"
     clients = [Client(ws_url, channel_id=channel, name=f"client-{n}") for n in range(3)]
     play = Playground(server, clients) if playground else None
+    if play is not None:
+        play.start()  # displayed (to no one, as under nbclient): the views follow the clients
     started = time.perf_counter()
     for n in range(messages):
         clients[0].channel([channel], {"type": "tick", "n": n})
@@ -223,14 +154,14 @@ def headless_burst(ws_url: str, messages: int, server: Any, playground: bool) ->
     elapsed = time.perf_counter() - started
     if play is not None:
         play.flush()
-        assert play.flow.total == messages * 4
+        assert play.flow.total == messages * 4 + 3  # and the three connection events
     for client in clients:
         client.close()
     return elapsed
 
 
 def headless(messages: int) -> None:
-    """Clients' throughput with and without a Playground nobody displays (as under nbclient)."""
+    """Clients' throughput with and without a Playground displayed to no one (as under nbclient)."""
     import jacws
 
     baseline_port = free_port()
@@ -260,16 +191,14 @@ def headless(messages: int) -> None:
         server.stop()
         baseline.terminate()
         baseline.wait(timeout=20)
-    print(f"headless · {messages} channel messages to 3 clients, a Playground nobody displays")
+    print(f"headless · {messages} channel messages to 3 clients, a Playground displayed to no one (nbclient)")
     print(f"{'metric':32} {'baseline':>12} {'jacws':>12} {'ratio':>8}")
     for metric in ("clients_msgs_per_s", "with_playground"):
         base, ours = rows["baseline"][metric], rows["jacws"][metric]
         print(f"{metric:32} {base:12.1f} {ours:12.1f} {ours / base:8.2f}")
     for kind, row in rows.items():
-        print(
-            f"{kind}: the undisplayed playground keeps {100 * row['with_playground'] / row['clients_msgs_per_s']:.0f} %"
-            " of the clients' throughput"
-        )
+        kept = 100 * row["with_playground"] / row["clients_msgs_per_s"]
+        print(f"{kind}: the playground displayed to no one keeps {kept:.0f} % of the clients' throughput")
 
 
 def main() -> None:
@@ -280,7 +209,8 @@ def main() -> None:
     if args.headless:
         headless(args.messages)
         return
-    lab = JupyterLab()
+    folder = notebook_folder()
+    lab = JupyterLab(folder, folder / "nb")
     baseline_port = free_port()
     baseline = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "baseline.py"), "--port", str(baseline_port)],
@@ -301,6 +231,7 @@ def main() -> None:
         baseline.terminate()
         baseline.wait(timeout=20)
         lab.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     print(f"jacws playground benchmark · {args.messages} channel messages to 3 cards and the flow view")
     print(f"{'metric':32} {'baseline':>12} {'jacws':>12} {'ratio':>8}")
     for metric in results["baseline"]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -55,8 +55,7 @@ KINDS = (
 """Every kind of flow, in the protocol's own words; ``notification`` is one whose route is unknown."""
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """How a received message reached its client: ``kind`` (a protocol word) and a readable ``text``."""
 
     kind: str
@@ -65,8 +64,7 @@ class Route:
     latency: float | None = None
 
 
-@dataclass(frozen=True)
-class Flow:
+class Flow(NamedTuple):
     """One arrow: ``source`` lane to ``target`` lane.
 
     Attributes:
@@ -93,18 +91,7 @@ class Flow:
 
     def to_dict(self) -> dict[str, Any]:
         """The flow as plain JSON values (what the flow view's front end draws)."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "source": self.source,
-            "target": self.target,
-            "kind": self.kind,
-            "label": self.label,
-            "route": self.route,
-            "cause": self.cause,
-            "latency": self.latency,
-            "text": self.text,
-        }
+        return self._asdict()
 
 
 @dataclass
@@ -136,61 +123,104 @@ def _label(data: Any, limit: int = 40) -> str:
     return kind if isinstance(kind, str) and kind else _json(data, limit)
 
 
-def _trim(mapping: dict[Any, Any]) -> None:
-    excess = len(mapping) - MAX_REMEMBERED
-    if excess > 0:
-        for old in list(itertools.islice(mapping, excess)):
-            del mapping[old]
+def _trim(mapping: OrderedDict[Any, Any]) -> None:
+    while len(mapping) > MAX_REMEMBERED:
+        mapping.popitem(last=False)
 
 
 class Traffic:
     """The flows among a set of clients, the most recent ``keep`` of them, and each receipt's route.
 
+    Recording is cheap, on the clients' threads: a send or a receipt joins a list, in the
+    order they happen (a send before its frame leaves). The work of turning them into flows
+    and routes is done by whoever reads (the playground's display thread, a test), in
+    batches, so a burst costs the clients next to nothing.
+
+    A model that is not ``live`` keeps only its list of clients and costs them nothing until
+    :meth:`start`, which also takes in what they sent and received before (the latest ``keep``).
+
     Args:
         clients: the clients to watch (more can be added with :meth:`watch`).
         keep: how many flows to remember.
         clock: wall-clock seconds (``time.time``).
+        live: start watching now.
     """
 
     def __init__(
-        self, clients: Iterable[Client] = (), keep: int = 10_000, clock: Callable[[], float] = time.time
+        self,
+        clients: Iterable[Client] = (),
+        keep: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        live: bool = True,
     ) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _raw only: the recording threads hold it for an append
+        self._raw: list[tuple[bool, Client, Any]] = []  # (sent?, client, Sent or Message), in order
+        self._raw_limit = 4 * keep  # past it, a recording thread processes: memory stays bounded unread
+        self._work = threading.RLock()  # one reader processes at a time; guards everything below
         self._flows: deque[Flow] = deque(maxlen=keep)
         self._pending: dict[bytes, deque[_Pending]] = {}  # data -> sends that may have caused a receipt of it
         self._pending_order: deque[tuple[float, bytes, int]] = deque()  # (at, data, seq) of those sends, oldest first
-        self._routes: dict[tuple[int, int], Route] = {}
-        self._sends: dict[tuple[str, int], _SendRecord] = {}
+        self._routes: OrderedDict[tuple[int, int], Route] = OrderedDict()
+        self._sends: OrderedDict[tuple[str, int], _SendRecord] = OrderedDict()
         self._lanes: dict[str, str] = {}  # trace key -> lane
-        self._seq = itertools.count(1)
-        self._callbacks: list[Callable[[Flow], None]] = []
+        self._seq = 0
+        self._total = 0
+        self._listeners: list[Callable[[], None]] = []
+        self.keep = keep
         self.clock = clock
-        self.total = 0
+        self.live = False
         self.clients: list[Client] = []
         for client in clients:
             self.watch(client)
+        if live:
+            self.start()
 
     def watch(self, client: Client) -> None:
-        """Start tracing a client's sends and receipts."""
+        """Trace a client's sends and receipts (from now on, and its latest ones before, once live)."""
         if client in self.clients:
             return
         self.clients.append(client)
-        client.on_send(self.record_sent)
-        client.on_message(self.record_received)
+        if self.live:
+            self._follow(client)
 
-    def on_flow(self, callback: Callable[[Flow], None]) -> None:
-        """Call ``callback(flow)`` for each new flow (on the thread that caused it)."""
-        self._callbacks.append(callback)
+    def start(self) -> None:
+        """Go live: follow every client, starting with what each sent and received before."""
+        if self.live:
+            return
+        self.live = True
+        for client in self.clients:
+            self._follow(client)
+
+    def _follow(self, client: Client) -> None:
+        inbox, sent = client.subscribe(on_message=self.record_received, on_send=self.record_sent)
+        earlier = [(True, client, s) for s in sent[-self.keep :]] + [(False, client, m) for m in inbox[-self.keep :]]
+        with self._lock:  # merged by time with what arrived since: a send is stamped before its frame leaves
+            self._raw = sorted(earlier + self._raw, key=_stamp)
+        if earlier:
+            for listener in list(self._listeners):
+                listener()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when new traffic waits to be read (once until the next read; any thread)."""
+        self._listeners.append(callback)
+
+    @property
+    def total(self) -> int:
+        """How many flows were ever recorded (more than are remembered, after ``keep``)."""
+        self._process()
+        return self._total
 
     @property
     def flows(self) -> list[Flow]:
         """The remembered flows, oldest first."""
-        with self._lock:
+        self._process()
+        with self._work:
             return list(self._flows)
 
     def flows_after(self, seq: int) -> list[Flow]:
         """The remembered flows recorded after ``seq``, oldest first."""
-        with self._lock:
+        self._process()
+        with self._work:
             if not self._flows or self._flows[-1].seq <= seq:
                 return []
             start = max(0, len(self._flows) - (self._flows[-1].seq - seq))
@@ -198,13 +228,46 @@ class Traffic:
 
     def route_of(self, client: Client, message: Message) -> Route:
         """How a received message got to ``client``: its route, or one read from the message alone."""
-        with self._lock:
+        if self._raw:  # (a glance without the lock: _process takes it)
+            self._process()
+        with self._work:
             route = self._routes.get((id(client), message.index))
-        if route is not None:
-            return route
-        if message.cause is not None and message.cause.origin != "relay":  # from before this model watched
-            return self._exact(client, message, message.cause)[1]
+            if route is not None:
+                return route
+            if message.cause is not None and message.cause.origin != "relay":  # from before this model watched
+                return self._exact(client, message, message.cause)[1]
         return _plain_route(message)
+
+    # -- recording (the clients' threads) -------------------------------------------------
+
+    def record_sent(self, client: Client, sent: Sent) -> None:
+        """Note one sent event (a client's ``on_send`` callback, called before the frame leaves)."""
+        self._note(True, client, sent)
+
+    def record_received(self, client: Client, message: Message) -> None:
+        """Note one received message (a client's ``on_message`` callback)."""
+        self._note(False, client, message)
+
+    def _note(self, sent: bool, client: Client, item: Any) -> None:
+        with self._lock:
+            self._raw.append((sent, client, item))
+            waiting = len(self._raw)
+        if waiting == 1:
+            for listener in list(self._listeners):
+                listener()
+        elif waiting >= self._raw_limit:
+            self._process()
+
+    def _process(self) -> None:
+        """Turn what was recorded into flows and routes, in recording order."""
+        with self._work:
+            with self._lock:
+                raw, self._raw = self._raw, []
+            for sent, client, item in raw:
+                if sent:
+                    self._sent(client, item)
+                else:
+                    self._received(client, item)
 
     # -- names -------------------------------------------------------------------------
 
@@ -232,10 +295,9 @@ class Traffic:
         client_id = cause.client_id or ""
         return self._client_name(client_id) or f"client …{client_id[-6:]}"
 
-    # -- recording ---------------------------------------------------------------------
+    # -- processing (whoever reads, under _work) --------------------------------------------
 
-    def record_sent(self, client: Client, sent: Sent) -> None:
-        """Note one sent event (a client's ``on_send`` callback, called before the frame leaves)."""
+    def _sent(self, client: Client, sent: Sent) -> None:
         event = sent.event
         kind = str(event.get("type"))
         route, label, text = "", kind, _json(event)
@@ -251,20 +313,19 @@ class Traffic:
         flow = self._add(
             client.name, SERVER, kind if kind in KINDS else "notification", label, route, sent.sent_at, text
         )
-        with self._lock:
-            if sent.connection is not None:
-                self._lanes[sent.connection] = client.name
-                self._sends[(sent.connection, sent.number)] = _SendRecord(flow.seq, sent.sent_at, client.name, event)
-                _trim(self._sends)
-            if pending is not None:
-                key, kind, route, targets = pending
-                entry = _Pending(client.name, kind, route, sent.sent_at, flow.seq, targets)
-                self._pending.setdefault(key, deque()).append(entry)
-                self._pending_order.append((sent.sent_at, key, flow.seq))
-                self._expire_pending(sent.sent_at - MATCH_WINDOW)
+        if sent.connection is not None:
+            self._lanes[sent.connection] = client.name
+            self._sends[(sent.connection, sent.number)] = _SendRecord(flow.seq, sent.sent_at, client.name, event)
+            _trim(self._sends)
+        if pending is not None:
+            key, kind, route, targets = pending
+            entry = _Pending(client.name, kind, route, sent.sent_at, flow.seq, targets)
+            self._pending.setdefault(key, deque()).append(entry)
+            self._pending_order.append((sent.sent_at, key, flow.seq))
+            self._expire_pending(sent.sent_at - MATCH_WINDOW)
 
     def _expire_pending(self, horizon: float) -> None:
-        """Forget sends older than ``horizon``, and the oldest beyond the bound (under the lock)."""
+        """Forget sends older than ``horizon``, and the oldest beyond the bound."""
         order = self._pending_order
         while order and (order[0][0] < horizon or len(order) > MAX_REMEMBERED):
             _, key, seq = order.popleft()
@@ -274,22 +335,19 @@ class Traffic:
             if queue is not None and not queue:
                 del self._pending[key]
 
-    def record_received(self, client: Client, message: Message) -> None:
-        """Note one received message (a client's ``on_message`` callback)."""
+    def _received(self, client: Client, message: Message) -> None:
         cause = message.cause
         if cause is not None and cause.origin != "relay":
             flow_args, route = self._exact(client, message, cause)
         else:
             flow_args, route = self._inferred(client, message, cause)
-        with self._lock:
-            self._routes[(id(client), message.index)] = route
-            _trim(self._routes)
+        self._routes[(id(client), message.index)] = route
+        _trim(self._routes)
         self._add(*flow_args)
 
     def _exact(self, client: Client, message: Message, cause: Cause) -> tuple[tuple[Any, ...], Route]:
         """A receipt whose server said why it was sent."""
-        with self._lock:
-            send = self._sends.get((cause.trace_key, cause.event or 0)) if cause.trace_key else None
+        send = self._sends.get((cause.trace_key, cause.event or 0)) if cause.trace_key else None
         seq = send.seq if send else None
         latency = message.received_at - send.at if send else None
         text = _json(message.data)
@@ -330,18 +388,17 @@ class Traffic:
     def _match(self, receiver: str, message: Message) -> _Pending | None:
         key = orjson.dumps(message.data)
         horizon = message.received_at - MATCH_WINDOW
-        with self._lock:
-            queue = self._pending.get(key)
-            if not queue:
-                return None
-            while queue and queue[0].at < horizon:
-                queue.popleft()
-            for pending in queue:
-                if receiver not in pending.reached:
-                    pending.reached.add(receiver)
-                    return pending
-            if not queue:
-                del self._pending[key]
+        queue = self._pending.get(key)
+        if not queue:
+            return None
+        while queue and queue[0].at < horizon:
+            queue.popleft()
+        for pending in queue:
+            if receiver not in pending.reached:
+                pending.reached.add(receiver)
+                return pending
+        if not queue:
+            del self._pending[key]
         return None
 
     def _add(
@@ -356,13 +413,16 @@ class Traffic:
         cause: int | None = None,
         latency: float | None = None,
     ) -> Flow:
-        with self._lock:
-            flow = Flow(next(self._seq), at, source, target, kind, label, route, cause, latency, text)
-            self._flows.append(flow)
-            self.total += 1
-        for callback in list(self._callbacks):
-            callback(flow)
+        self._seq += 1
+        self._total += 1
+        flow = Flow(self._seq, at, source, target, kind, label, route, cause, latency, text)
+        self._flows.append(flow)
         return flow
+
+
+def _stamp(recorded: tuple[bool, Client, Any]) -> float:
+    sent, _, item = recorded
+    return float(item.sent_at if sent else item.received_at)
 
 
 def _plain_route(message: Message) -> Route:

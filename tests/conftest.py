@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 import sample_walkers  # noqa: F401 - registers the test walkers
+from jupyter import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Browser, sync_playwright
 from services import PostgresServer, RedisServer
 from support import register_and_login
@@ -23,19 +23,6 @@ from jacws.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 """Screenshots the browser tests leave for CI to keep."""
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # headless as root, and no calls home (the network here is closed)
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
 load_walkers(ROOT / "examples" / "chat.py")
 
 JAC = sys.version_info >= (3, 12) and importlib.util.find_spec("jaclang") is not None

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import queue
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +13,13 @@ from urllib.parse import urljoin
 
 import pytest
 from conftest import JAC
+from jupyter import KERNEL_BUSY, JupyterLab, append_and_run
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-KERNEL_IDLE = """(name) => {
+NOTEBOOK_IDLE = """(name) => {
   const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const kernel = widget && widget.sessionContext && widget.sessionContext.session
     && widget.sessionContext.session.kernel;
@@ -76,70 +71,16 @@ NOTEBOOKS = [
 SIZES = [(1280, 800), (1600, 1000)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """JupyterLab on 127.0.0.1 serving a copy of the notebooks; yields its base URL with the token as query."""
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
+    """JupyterLab on 127.0.0.1 serving a copy of the notebooks (and the examples they read)."""
     home = tmp_path_factory.mktemp("jupyter")
     shutil.copytree(ROOT / "notebooks", home / "notebooks")
     shutil.copytree(ROOT / "examples", home / "examples", ignore=shutil.ignore_patterns("node_modules"))
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"checkForUpdates": False, "fetchNews": "false"})
-    )
-    env = {
-        **os.environ,
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        # As on Binder: the kernel's server.browser_url() then points through jupyter-server-proxy.
-        "JUPYTERHUB_SERVICE_PREFIX": "/",
-    }
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={home / 'notebooks'}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr or []], daemon=True).start()
-    log: list[str] = []
-    try:
-        while True:
-            line = lines.get(timeout=60)
-            log.append(line)
-            if f"127.0.0.1:{port}/lab" in line:
-                break
-        # Each page gets a workspace of its own: JupyterLab would otherwise reopen the earlier tests' notebooks.
-        yield f"http://127.0.0.1:{port}/lab/workspaces/{{workspace}}/tree/{{notebook}}?token={token}"
-    except queue.Empty:
-        pytest.fail("JupyterLab did not start:\n" + "".join(log))
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-        if process.stderr is not None:
-            process.stderr.close()
+    # As on Binder: the kernel's server.browser_url() then points through jupyter-server-proxy.
+    lab = JupyterLab(home, home / "notebooks", {"JUPYTERHUB_SERVICE_PREFIX": "/"})
+    yield lab
+    lab.stop()
 
 
 def run_command(page: Page, command: str) -> None:
@@ -154,27 +95,18 @@ def select_last_cell(page: Page) -> None:
 
 
 def run_new_cell(page: Page, source: str) -> None:
-    """Append a code cell and run it in the notebook's kernel; return when the kernel is idle again."""
-    page.evaluate(
-        """(source) => {
-          const nb = window.jupyterapp.shell.currentWidget.content;
-          const cells = nb.model.sharedModel;
-          cells.insertCell(cells.cells.length, { cell_type: "code", source });
-          nb.activeCellIndex = nb.widgets.length - 1;
-        }""",
-        source,
-    )
-    run_command(page, "notebook:run-cell")
+    """Append a code cell and run it in the notebook's kernel; return when every cell has run."""
+    append_and_run(page, source)
     page.wait_for_function(ALL_CELLS_RAN, timeout=60_000)
 
 
-def open_notebook(page: Page, url: str, notebook: str) -> list[str]:
+def open_notebook(page: Page, lab: JupyterLab, notebook: str) -> list[str]:
     """Open a notebook with the file browser showing, Run All, wait for every cell; return the console errors."""
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url.format(workspace=secrets.token_hex(4), notebook=notebook))
-    page.wait_for_function(KERNEL_IDLE, arg=notebook, timeout=60_000)
+    page.goto(lab.url(notebook))
+    page.wait_for_function(NOTEBOOK_IDLE, arg=notebook, timeout=60_000)
     expect(page.locator(".jp-FileBrowser")).to_be_visible()  # the file browser is open, as a new user has it
     run_command(page, "notebook:run-all-cells")
     try:
@@ -213,7 +145,7 @@ def check_layout(page: Page, name: str, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_after_run_all_the_playground_is_live_whole_and_readable(
-    notebook: str, jupyterlab: str, chromium: Browser
+    notebook: str, jupyterlab: JupyterLab, chromium: Browser
 ) -> None:
     context = chromium.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
     try:
@@ -272,22 +204,15 @@ PROGRESS_SAMPLE = """() => {
 
 
 @pytest.mark.parametrize("waiting", sorted(WAITING_CELLS))
-def test_the_progress_bar_moves_while_the_cell_still_runs(waiting: str, jupyterlab: str, chromium: Browser) -> None:
+def test_the_progress_bar_moves_while_the_cell_still_runs(
+    waiting: str, jupyterlab: JupyterLab, chromium: Browser
+) -> None:
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
         open_notebook(page, jupyterlab, "04_progress.ipynb")
-        page.evaluate(
-            """(source) => {
-              const nb = window.jupyterapp.shell.currentWidget.content;
-              nb.model.sharedModel.insertCell(nb.model.sharedModel.cells.length, { cell_type: "code", source });
-              nb.activeCellIndex = nb.widgets.length - 1;
-              window.jupyterapp.commands.execute("notebook:run-cell");
-            }""",
-            WAITING_CELLS[waiting],
-        )
-        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                               " !== 'idle'", timeout=10_000)  # fmt: skip
+        append_and_run(page, WAITING_CELLS[waiting])
+        page.wait_for_function(KERNEL_BUSY, timeout=10_000)
         samples = []
         while True:  # sampled from the page while the cell is still running
             sample = page.evaluate(PROGRESS_SAMPLE)
@@ -306,7 +231,7 @@ def test_the_progress_bar_moves_while_the_cell_still_runs(waiting: str, jupyterl
         context.close()
 
 
-def test_the_flow_view_and_a_card_answer_clicks(jupyterlab: str, chromium: Browser) -> None:
+def test_the_flow_view_and_a_card_answer_clicks(jupyterlab: JupyterLab, chromium: Browser) -> None:
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     try:
@@ -350,7 +275,7 @@ def test_the_flow_view_and_a_card_answer_clicks(jupyterlab: str, chromium: Brows
         context.close()
 
 
-def test_the_quickstart_links_the_browser_client_through_the_proxy(jupyterlab: str, chromium: Browser) -> None:
+def test_the_quickstart_links_the_browser_client_through_the_proxy(jupyterlab: JupyterLab, chromium: Browser) -> None:
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     try:
         page = context.new_page()

@@ -32,6 +32,9 @@ class Named:
     def on_message(self, callback: Any) -> None:
         pass
 
+    def subscribe(self, **callbacks: Any) -> tuple[list[Any], list[Any]]:
+        return [], []
+
 
 def test_without_causes_deliveries_are_traced_to_the_sender_by_their_data_once_per_receiver() -> None:
     traffic = Traffic()
@@ -126,6 +129,7 @@ def test_every_receipt_names_its_route_and_the_send_that_caused_it(server: Serve
 
     bob_flows = [(f.source, f.kind, f.label, f.route) for f in received(traffic, "bob")]
     assert bob_flows == [
+        (SERVER, "connection", "connection", "on connecting"),  # from before the model was made: taken in
         ("alice", "channel", "chat", f"channel {alice.channel_id}"),
         (SERVER, "channel", "chat", f"channel {alice.channel_id} · walker t_notify (alice)"),
         (SERVER, "client", "news", "client bob · server"),

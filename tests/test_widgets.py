@@ -187,13 +187,14 @@ def test_a_burst_of_2000_messages_reaches_the_cards_in_few_batches(playground_se
     assert len(card.entries) == ENTRIES and card.entries[0]["text"] == '{"n":1999}'  # newest first
     assert card.updates.batches < 200  # coalesced, not one redraw per message
     play.flush()
-    assert len(play.flow.flows) == play.flow.total == 4000  # every send and every receipt since it was built
+    assert len(play.flow.flows) == play.flow.total == 4002  # every send and receipt, the two connections too
 
 
 @pytest.mark.parametrize("blocking", ["wait_for", "sleep"])
 def test_cards_move_while_the_main_thread_blocks(playground_server: Server, blocking: str) -> None:
     client = playground_server.client(channel_id="busy")
     play = Playground(playground_server, [client])
+    play.start()  # what displaying it does
     card = play.card(client)
     progress: list[float] = []
     counts: list[int] = []
@@ -307,11 +308,29 @@ def test_a_playground_of_clients_of_a_server_elsewhere_traces_messages_by_their_
             elsewhere.shutdown()
 
 
-def test_a_playground_nobody_watches_keeps_bounded_memory() -> None:
-    """Not displayed, as in a notebook run by nbclient: what the views keep stops growing at their bounds."""
+def test_a_playground_not_displayed_costs_its_clients_nothing(playground_server: Server) -> None:
+    client = playground_server.client(channel_id="unseen")
+    before = (len(client._callbacks), len(client._send_callbacks), len(client._state_callbacks))
+    play = Playground(playground_server, [client])
+    assert (len(client._callbacks), len(client._send_callbacks), len(client._state_callbacks)) == before
+    client.channel(["unseen"], {"type": "early"})
+    client.wait_for(lambda m: m.get("type") == "early")
+    play._repr_mimebundle_()  # displayed: it follows the client from now on, what happened before included
+    assert len(client._callbacks) > before[0]
+    client.channel(["unseen"], {"type": "later"})
+    client.wait_for(lambda m: m.get("type") == "later")
+    play.flush()
+    labels = [e["label"] for e in reversed(play.card(client).entries)]
+    assert labels == ["anonymous", "early", "early", "later", "later"]  # each sent, then received
+    assert [f["kind"] for f in play.flow.flows] == ["connection", "channel", "channel", "channel", "channel"]
+
+
+def test_a_playground_displayed_to_no_one_keeps_bounded_memory() -> None:
+    """As in a notebook run by nbclient (displayed, no front end): what the views keep stops at their bounds."""
     server = jacws.start(rate_per_second=1_000_000, rate_burst=1_000_000)  # one client sends 24,000 messages
     client = server.client(channel_id="alone")
-    play = Playground(server, [client])  # never displayed
+    play = Playground(server, [client])
+    play.start()  # displayed, to no one
 
     def burst(start: int, count: int = 12_000) -> None:
         for n in range(start, start + count):
@@ -334,7 +353,7 @@ def test_a_playground_nobody_watches_keeps_bounded_memory() -> None:
     finally:
         tracemalloc.stop()
         server.stop()
-    assert play.flow.total == 48_000 and len(play.traffic.flows) == 10_000
+    assert play.flow.total == 48_001 and len(play.traffic.flows) == 10_000  # with its connection event
     assert after < before * 1.05, f"the views grew from {before} to {after} bytes with nobody watching"
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import urllib.request
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anywidget
 import orjson
@@ -40,6 +39,11 @@ def fetch_walkers(base_url: str, timeout: float = 5) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{base_url}/walkers", timeout=timeout) as response:
         walkers: list[dict[str, Any]] = orjson.loads(response.read())["walkers"]
     return walkers
+
+
+def _sent_kind(sent: Sent) -> str:
+    kind = str(sent.event.get("type"))
+    return kind if kind in KINDS else "notification"
 
 
 def _parse_progress(data: Any) -> dict[str, Any] | None:
@@ -76,9 +80,8 @@ def _short(data: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One line of a card's timeline."""
+class _Entry(NamedTuple):
+    """One line of a card's timeline, as the browser shows it."""
 
     key: str
     out: bool
@@ -102,6 +105,14 @@ class _Entry:
         }
 
 
+class _Item(NamedTuple):
+    """One event of a card's timeline as kept: what it is, and its kind for the filters; shown lazily."""
+
+    out: bool
+    item: Any  # a Sent or a Message
+    kind: str
+
+
 class ClientCard(anywidget.AnyWidget):
     """One simulated client: state, copyable ids, one timeline of what it sent and received, a form for every event.
 
@@ -114,6 +125,8 @@ class ClientCard(anywidget.AnyWidget):
         walkers: the walker catalogue (fetched from the server when omitted).
         traffic: where each received message came from (one of the client's own when omitted).
         peers: other clients, offered as targets and identities in the forms.
+        live: follow the client now; else from :meth:`start` on (when it is first displayed or flushed), so
+            a card nobody displays costs its client nothing.
     """
 
     _esm = HERE / "card.js"
@@ -141,6 +154,7 @@ class ClientCard(anywidget.AnyWidget):
         walkers: list[dict[str, Any]] | None = None,
         traffic: Traffic | None = None,
         peers: Sequence[Client] = (),
+        live: bool = True,
     ) -> None:
         super().__init__()
         self.client = client
@@ -151,25 +165,45 @@ class ClientCard(anywidget.AnyWidget):
         own = (f"{client.name} (its own token)", client.token, client.email)
         self._own = own if client.token else None
         self._identities: list[tuple[str, str | None, str | None]] = []
-        self._timeline: deque[_Entry] = deque(maxlen=TIMELINE_KEEP)
+        self._timeline: deque[_Item] = deque(maxlen=TIMELINE_KEEP)
+        self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._kinds_seen: set[str] = set()
         self._sent = self._received = 0
         self.updates = UpdateQueue(self._apply)
-        with WIDGETS_LOCK:  # no batch is applied before what happened earlier
-            inbox, sent = client.subscribe(
-                on_message=lambda _client, message: self.updates.push(("in", message)),
-                on_send=lambda _client, sending: self.updates.push(("out", sending)),
-                on_state=lambda _client: self.updates.push(("state", None)),
-            )
+        self.live = False
+        with WIDGETS_LOCK:
             self.name = client.name
             self.base_url = client.base_url
             self.walkers = [w for w in catalogue if w.get("websocket")]
             self.status = {}
-            earlier: list[tuple[str, Any]] = [("out", s) for s in sent] + [("in", m) for m in inbox]
-            earlier.sort(key=lambda item: item[1].sent_at if item[0] == "out" else item[1].received_at)
-            self._apply([("state", None), *earlier])
+            self._apply([("state", None)])
         self.observe(self._on_filter, "filter")
         self.on_msg(self._on_front_end)
+        if live:
+            self.start()
+
+    def start(self) -> None:
+        """Follow the client: what it sent and received before (the latest kept), then every update."""
+        with WIDGETS_LOCK:  # no batch is applied before what happened earlier
+            if self.live:
+                return
+            self.live = True
+            self.traffic.start()
+            inbox, sent = self.client.subscribe(
+                on_message=lambda _client, message: self.updates.push(("in", message)),
+                on_send=lambda _client, sending: self.updates.push(("out", sending)),
+                on_state=lambda _client: self.updates.push(("state", None)),
+            )
+            # The latest kept of each, merged by time; _apply counts what it replays on top of the rest.
+            self._sent, self._received = max(0, len(sent) - TIMELINE_KEEP), max(0, len(inbox) - TIMELINE_KEEP)
+            earlier: list[tuple[float, str, Any]] = [(s.sent_at, "out", s) for s in sent[-TIMELINE_KEEP:]]
+            earlier += [(m.received_at, "in", m) for m in inbox[-TIMELINE_KEEP:]]
+            earlier.sort(key=lambda stamped: stamped[0])
+            self._apply([("state", None), *((what, item) for _, what, item in earlier)])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.start()  # displayed: from now on it follows its client
+        return super()._repr_mimebundle_(**kwargs)
 
     def _fetch_walkers(self) -> list[dict[str, Any]]:
         try:
@@ -186,22 +220,19 @@ class ClientCard(anywidget.AnyWidget):
             if what == "state":
                 header = True
                 continue
-            try:  # a peer can send anything: one odd message must not cost the others their place
-                entry = self._received_entry(item) if what == "in" else self._sent_entry(item)
-            except Exception:
-                log.exception("the card of %s could not show a message", self.client.name)
-                continue
             if what == "in":
+                kind = self.traffic.route_of(self.client, item).kind
                 self._received += 1
-                header = header or entry.kind == "connection"
-                answered = answered or entry.kind == "response"
+                header = header or kind == "connection"
+                answered = answered or kind == "response"
                 progress = _parse_progress(item.data)
                 if progress is not None:
                     self.progress = progress
             else:
+                kind = _sent_kind(item)
                 self._sent += 1
-            self._timeline.append(entry)
-            self._kinds_seen.add(entry.kind)
+            self._timeline.append(_Item(what == "out", item, kind))
+            self._kinds_seen.add(kind)
         with self.hold_sync():
             if header:
                 self._render_header()
@@ -213,6 +244,22 @@ class ClientCard(anywidget.AnyWidget):
     @staticmethod
     def _key(what: str, item: Any) -> str:
         return f"in{item.index}" if what == "in" else f"out{item.connection}-{item.number}"
+
+    def _entry(self, kept: _Item) -> dict[str, Any]:
+        """A timeline line for the browser (built only for the lines shown, and remembered)."""
+        key = self._key("out" if kept.out else "in", kept.item)
+        entry = self._entries.get(key)
+        if entry is None:
+            try:  # a peer can send anything: one odd message must not cost the others their place
+                made = self._sent_entry(kept.item) if kept.out else self._received_entry(kept.item)
+                entry = made.to_dict()
+            except Exception:
+                log.exception("the card of %s could not show a message", self.client.name)
+                entry = _Entry(key, kept.out, 0.0, kept.kind, "(could not be shown)", "", "").to_dict()
+            self._entries[key] = entry
+            while len(self._entries) > 4 * ENTRIES:
+                self._entries.popitem(last=False)
+        return entry
 
     def _received_entry(self, message: Message) -> _Entry:
         route = self.traffic.route_of(self.client, message)
@@ -229,8 +276,7 @@ class ClientCard(anywidget.AnyWidget):
 
     def _sent_entry(self, sent: Sent) -> _Entry:
         event = sent.event
-        kind = str(event.get("type"))
-        kind = kind if kind in KINDS else "notification"
+        kind = _sent_kind(sent)
         label, route = kind, ""
         if kind == "walker":
             label = str(event.get("walker"))
@@ -304,7 +350,7 @@ class ClientCard(anywidget.AnyWidget):
             matching = [e for e in self._timeline if e.out == (chosen == "sent")]
         else:
             matching = [e for e in self._timeline if e.kind == chosen]
-        self.entries = [e.to_dict() for e in reversed(matching[-ENTRIES:])]  # newest first
+        self.entries = [self._entry(e) for e in reversed(matching[-ENTRIES:])]  # newest first
         self.counts = {"shown": len(matching), "received": self._received, "sent": self._sent}
 
     @locked
@@ -386,5 +432,6 @@ class ClientCard(anywidget.AnyWidget):
         return f"sent to {kind} " + ", ".join(self._target_name(kind, i) for i in ids)
 
     def flush(self) -> int:
-        """Apply pending updates now."""
+        """Apply pending updates now (following the client from now on, if it did not yet)."""
+        self.start()
         return self.updates.flush()

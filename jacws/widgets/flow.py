@@ -16,20 +16,9 @@ __all__ = ["FlowView"]
 HERE = Path(__file__).parent
 
 
-def _compact(flow: Flow) -> list[Any]:
+def _compact(flow: Flow) -> tuple[Any, ...]:
     """A flow as the front end's array: seq, at, source, target, kind, label, route, cause, latency, text."""
-    return [
-        flow.seq,
-        flow.at,
-        flow.source,
-        flow.target,
-        flow.kind,
-        flow.label,
-        flow.route,
-        flow.cause,
-        flow.latency,
-        flow.text,
-    ]
+    return tuple(flow)  # Flow's fields are in that order
 
 
 class FlowView(anywidget.AnyWidget):
@@ -55,11 +44,11 @@ class FlowView(anywidget.AnyWidget):
         self.updates = UpdateQueue(self._apply)
         self.lanes = [SERVER, *[c.name for c in traffic.clients]]
         self.on_msg(self._on_front_end)
-        traffic.on_flow(self._on_flow)
+        traffic.on_change(self._on_change)
         self.add_class("jacws-flow-view")
 
-    def _on_flow(self, flow: Flow) -> None:
-        self.updates.push(None)  # coalesced: a batch sends every flow after sent_seq
+    def _on_change(self) -> None:
+        self.updates.push(None)  # a batch sends every flow after sent_seq
 
     def _apply(self, batch: list[Any]) -> None:
         flows = self.traffic.flows_after(self.sent_seq)

@@ -20,6 +20,9 @@ __all__ = ["Playground"]
 class Playground(w.VBox):  # type: ignore[misc]
     """The server panel, the message-flow view and a card per client.
 
+    It follows its clients from the moment it is first displayed (or flushed), taking in what
+    they did before: a playground nobody displays costs them nothing.
+
     Args:
         server: the running :class:`~jacws.server.Server` (its panel and walker catalogue), or None for
             clients of a server elsewhere (jac-cloud, another process): no panel then.
@@ -28,11 +31,12 @@ class Playground(w.VBox):  # type: ignore[misc]
 
     def __init__(self, server: Any | None, clients: Sequence[Client] = ()) -> None:
         self.server = server
-        self.traffic = Traffic(clients)
+        self.traffic = Traffic(clients, live=False)
+        self.live = False
         self.walkers = self._catalogue(server, clients)
         self.panel = ServerPanel(server) if server is not None else None
         self.flow = FlowView(self.traffic)
-        self.traffic.on_flow(lambda _flow: self._poke_panel())  # backlogs and membership move with traffic
+        self.traffic.on_change(self._poke_panel)  # backlogs and membership move with traffic
         self.cards: list[ClientCard] = []
         self.grid = w.GridBox(
             layout={"grid_template_columns": "repeat(auto-fill, minmax(400px, 1fr))", "grid_gap": "6px"}
@@ -61,22 +65,40 @@ class Playground(w.VBox):  # type: ignore[misc]
     def add(self, client: Client) -> ClientCard:
         """Add a card for another client."""
         self.traffic.watch(client)
-        card = ClientCard(client, self.walkers, self.traffic, [c for c in self.traffic.clients if c is not client])
+        peers = [c for c in self.traffic.clients if c is not client]
+        card = ClientCard(client, self.walkers, self.traffic, peers, live=self.live)
         for other in self.cards:  # the newcomer is a target for the others too
             if client not in other.peers and client is not other.client:
                 other.peers.append(client)
-        client.on_state(lambda _client: self._poke_panel())
+        if self.live:
+            client.on_state(lambda _client: self._poke_panel())
         self.cards.append(card)
         with WIDGETS_LOCK:
             self.grid.children = [*self.grid.children, card]
         self._poke_panel()
         return card
 
+    def start(self) -> None:
+        """Follow every client from now on (what they did before included)."""
+        if self.live:
+            return
+        self.live = True
+        self.traffic.start()
+        for card in self.cards:
+            card.client.on_state(lambda _client: self._poke_panel())
+            card.start()
+        self._poke_panel()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.start()  # displayed: from now on the views follow the clients
+        return super()._repr_mimebundle_(**kwargs)
+
     def card(self, client: Client) -> ClientCard:
         """The card of a client."""
         return next(c for c in self.cards if c.client is client)
 
     def flush(self) -> int:
-        """Apply every pending update of every view now; return how many."""
+        """Apply every pending update of every view now; return how many (following the clients from now on)."""
+        self.start()
         panel = self.panel.flush() if self.panel is not None else 0
         return panel + self.flow.flush() + sum(card.flush() for card in self.cards)
