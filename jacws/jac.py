@@ -33,8 +33,9 @@ from typing import Any, ClassVar
 
 import pydantic
 
+from . import observe
 from .errors import Forbidden, InvalidTarget, JacWSError
-from .graph import GraphSession
+from .graph import EdgeRecord, GraphSession, NodeRecord
 from .protocol import normalize_node_id
 from .store import SQLiteStore
 from .walkers import Notifier, Walker, _current_notifier
@@ -76,6 +77,8 @@ _load_lock = threading.Lock()
 _jac: Any = None  # jaclang's runtime interface, once loaded
 _thread: ThreadPoolExecutor | None = None
 _active: contextvars.ContextVar[JacGraph] = contextvars.ContextVar("jacws_jac_graph")
+_reported: contextvars.ContextVar[list[tuple[int, Any]] | None] = contextvars.ContextVar("jacws_jac_reported")
+"""While a watched graph is walked: each report, with the index of the walker's place in its path then."""
 
 
 def _runtime() -> Any:
@@ -123,8 +126,11 @@ def _make_hooks(hookimpl: Any) -> object:
 
             if custom:
                 _jac.get_context().custom = expr
-            elif _current_scope() is not None:
+            elif (scope := _current_scope()) is not None:
                 osp_report(expr)
+                said = _reported.get(None)
+                if said is not None and scope.path:  # the graph is watched: what was said where
+                    said.append((len(scope.path) - 1, to_json(expr)))
             return True
 
         def get_persistent_memory(self, config: dict[str, Any]) -> Any:
@@ -305,6 +311,8 @@ class JacGraph:
         request.entry_node = root
         token = jac.push_request_context(request)
         active = _active.set(self)
+        watched = observe.watching(root_id)
+        said = _reported.set([] if watched else None)
         self._abandoned = abandoned
         try:
             start = root.archetype if node_id is None else self._start_node(node_id)
@@ -313,13 +321,60 @@ class JacGraph:
             if inspect.iscoroutine(spawned):  # an `async walker`: on an event loop of this thread
                 asyncio.run(spawned)
             jac.commit()  # raises WalkerAbandoned if the run was abandoned meanwhile
-            return [to_json(report) for report in walker.reports]
+            reports = [to_json(report) for report in walker.reports]
+            if watched:
+                self._announce(walker_class.__name__, root_id, walker, _reported.get(None) or [])
+            return reports
         except BaseException:
             self.context.mem.abort()  # the cache goes too, below
             raise
         finally:
             self._abandoned = None
+            _reported.reset(said)
             _active.reset(active)
+            jac.reset_request_context(token)
+            self._forget()
+
+    @staticmethod
+    def _announce(walker: str, root_id: str, archetype: Any, said: list[tuple[int, Any]]) -> None:
+        """Tell the graph's watchers of the change and of the walk: its nodes in order, what was said at each."""
+        observe.graph_changed(root_id)
+        visits = [  # the walker's path holds anchors, of nodes and of edges walked
+            observe.Visit(public_id(place.archetype), tuple(value for at, value in said if at == index))
+            for index, place in enumerate(archetype.__jac__.path)
+            if type(place).__name__ == "NodeAnchor"
+        ]
+        observe.walker_ran(walker, root_id, visits)
+
+    def read(self, root_id: str) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+        """The user's Jac graph, every node reachable from their root and every edge between them."""
+        jac = self._jac
+        request = self._context_class(_parent=self.context)
+        root = self.root_anchor(root_id)
+        request.user_root = root
+        request.entry_node = root
+        token = jac.push_request_context(request)
+        try:
+            nodes: dict[str, NodeRecord] = {}
+            edges: dict[str, EdgeRecord] = {}
+            queue = [root]
+            while queue:
+                anchor = queue.pop(0)
+                node_id = public_id(anchor.archetype)
+                if node_id in nodes:
+                    continue
+                nodes[node_id] = NodeRecord(node_id, root_id, type(anchor.archetype).__name__, _context(anchor))
+                for edge in list(anchor.edges):
+                    if edge.source.id != anchor.id:
+                        continue  # an edge into this node: listed with its source
+                    edge_id = public_id(edge.archetype)
+                    if edge_id not in edges:
+                        target = public_id(edge.target.archetype)
+                        kind = type(edge.archetype).__name__
+                        edges[edge_id] = EdgeRecord(edge_id, root_id, kind, node_id, target, _context(edge))
+                        queue.append(edge.target)
+            return list(nodes.values()), list(edges.values())
+        finally:
             jac.reset_request_context(token)
             self._forget()
 
@@ -356,6 +411,18 @@ def _graph_location(store: object) -> tuple[str | None, str | None]:
         return None, None  # in memory, like the store
     file = Path(store.path).resolve()
     return str(file.parent), str(file)
+
+
+def _context(anchor: Any) -> dict[str, Any]:
+    shown = to_json(anchor.archetype)
+    return dict(shown["context"]) if isinstance(shown, dict) else {}
+
+
+def read_graph(store: object, root_id: str, timeout: float = 10) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+    """A user's Jac graph kept beside ``store`` (read on the Jac thread); empty if it has none yet."""
+    if store not in _graphs:
+        return [], []
+    return _jac_thread().submit(lambda: graph_for(store).read(root_id)).result(timeout)
 
 
 def graph_for(store: object) -> JacGraph:

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -309,6 +310,8 @@ class Server:
             self.port = None
             raise ServerError(f"the server did not start: {self._error!r}")
         self.state = ServerState.RUNNING
+        with _started_lock:
+            _running.append(self)
         if self._replaceable:
             with _started_lock:
                 _started.append(self)
@@ -347,6 +350,9 @@ class Server:
         self._last_port, self.port = self.port, None
         self._thread = None
         _forget_started(self)
+        with _started_lock:
+            if self in _running:
+                _running.remove(self)
 
     def restart(self) -> Server:
         """Stop (if running) and start again on the same port (the in-memory store starts empty)."""
@@ -433,6 +439,7 @@ class Server:
 
 
 _started: list[Server] = []  # servers started by start(), which the next start() replaces
+_running: list[Server] = []  # every server of this process that is running
 _started_lock = threading.Lock()
 
 
@@ -440,6 +447,17 @@ def _forget_started(server: Server) -> None:
     with _started_lock:
         if server in _started:
             _started.remove(server)
+
+
+def find_server(ws_url: str) -> Server | None:
+    """The running server of this process that ``ws_url`` (a client's) reaches, or None."""
+    target = urlsplit(ws_url)
+    with _started_lock:
+        running = list(_running)
+    for server in running:
+        if server.port == target.port and (target.hostname in ("localhost", server.host) or server.host == "0.0.0.0"):
+            return server
+    return None
 
 
 def start(

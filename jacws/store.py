@@ -71,6 +71,10 @@ class Store(ABC):
         """The edges of ``root_id``'s graph leaving ``node_id``, oldest first."""
 
     @abstractmethod
+    def load_graph(self, root_id: str) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+        """Every node and edge of ``root_id``'s graph (the root included), edges oldest first."""
+
+    @abstractmethod
     def save_graph(
         self,
         nodes: list[NodeRecord],
@@ -208,6 +212,20 @@ class SQLiteStore(Store):
                 (root_id, node_id),
             ).fetchall()
         return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], context_from_json(r[5])) for r in rows]
+
+    def load_graph(self, root_id: str) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+        with self._lock:
+            nodes = self._db.execute(
+                "SELECT id, root_id, type, context FROM nodes WHERE root_id = ? ORDER BY rowid", (root_id,)
+            ).fetchall()
+            edges = self._db.execute(
+                "SELECT id, root_id, type, source, target, context FROM edges WHERE root_id = ? ORDER BY seq",
+                (root_id,),
+            ).fetchall()
+        return (
+            [NodeRecord(r[0], r[1], r[2], context_from_json(r[3])) for r in nodes],
+            [EdgeRecord(r[0], r[1], r[2], r[3], r[4], context_from_json(r[5])) for r in edges],
+        )
 
     def save_graph(
         self,

@@ -148,6 +148,21 @@ class PostgresStore(Store):
             ).fetchall()
         return [EdgeRecord(r[0], r[1], r[2], r[3], r[4], context_from_json(r[5])) for r in rows]
 
+    def load_graph(self, root_id: str) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+        with self._pool.connection() as db:
+            nodes = db.execute(
+                "SELECT id, root_id, type, context::text FROM jacws_nodes WHERE root_id = %s ORDER BY id", (root_id,)
+            ).fetchall()
+            edges = db.execute(
+                "SELECT id, root_id, type, source, target, context::text FROM jacws_edges "
+                "WHERE root_id = %s ORDER BY seq",
+                (root_id,),
+            ).fetchall()
+        return (
+            [NodeRecord(r[0], r[1], r[2], context_from_json(r[3])) for r in nodes],
+            [EdgeRecord(r[0], r[1], r[2], r[3], r[4], context_from_json(r[5])) for r in edges],
+        )
+
     def save_graph(
         self,
         nodes: list[NodeRecord],

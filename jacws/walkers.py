@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 import orjson
 import pydantic
 
+from . import observe
 from .errors import (
     AuthRequired,
     ClientError,
@@ -480,27 +481,41 @@ async def _walk(walker: Walker, session: GraphSession, executor: Executor, node_
     # Store reads and writes happen in a thread: a database round trip never holds up the loop.
     start = await loop.run_in_executor(executor, session.get_node, node_id) if node_id else walker.root
     walker._queue.append(start)
-    await _traverse(walker, loop, executor)
+    visits: list[observe.Visit] | None = [] if observe.watching(session.root_id) else None
+    await _traverse(walker, loop, executor, visits)
     changes = session.take_changes()
     if changes is not None:
         await loop.run_in_executor(executor, session.store.save_graph, *changes)
+        observe.graph_changed(session.root_id)
+    if visits is not None:
+        observe.walker_ran(type(walker).__name__, session.root_id, visits)
 
 
-async def _traverse(walker: Walker, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+async def _traverse(
+    walker: Walker,
+    loop: asyncio.AbstractEventLoop,
+    executor: Executor,
+    visits: list[observe.Visit] | None = None,
+) -> None:
     abilities = type(walker).__jacws_abilities__
     while walker._queue and not walker._disengaged:
         here = walker._queue.popleft()
         walker.here = here
-        for when in ("entry", "exit"):
-            for ability in abilities:
-                if ability.when != when or not ability.matches(here):
-                    continue
-                fn = getattr(walker, ability.name)
-                args = (here,) if ability.takes_here else ()
-                if ability.is_async:
-                    await fn(*args)
-                else:
-                    context = contextvars.copy_context()
-                    await loop.run_in_executor(executor, context.run, fn, *args)
-                if walker._disengaged:
-                    return
+        reported = len(walker.reports)
+        try:
+            for when in ("entry", "exit"):
+                for ability in abilities:
+                    if ability.when != when or not ability.matches(here):
+                        continue
+                    fn = getattr(walker, ability.name)
+                    args = (here,) if ability.takes_here else ()
+                    if ability.is_async:
+                        await fn(*args)
+                    else:
+                        context = contextvars.copy_context()
+                        await loop.run_in_executor(executor, context.run, fn, *args)
+                    if walker._disengaged:
+                        return
+        finally:
+            if visits is not None:  # the graph is watched: where the walker went, and what it said there
+                visits.append(observe.Visit(here.id, tuple(walker.reports[reported:])))

@@ -227,3 +227,35 @@ class t_bad_report(Walker):
     @on_entry(Root)
     def enter(self, here: Root) -> None:
         self.report(object())
+
+
+class t_chain(Walker):
+    """Builds root -> first -> second on its first run, then walks the chain reporting each note's text."""
+
+    class __specs__:
+        methods = ["websocket", "post"]
+
+    @on_entry(Root)
+    def start(self, here: Root) -> None:
+        if not here.nodes(Note):
+            here.connect(Note(text="first")).connect(Note(text="second"))
+        self.visit(here.nodes(Note))
+
+    @on_entry(Note)
+    def at_note(self, here: Note) -> None:
+        self.report(here.text)
+        self.visit(here.nodes(Note))
+
+
+class t_many(Walker):
+    """Hangs ``count`` notes off the root."""
+
+    count: int = 1000
+
+    class __specs__:
+        methods = ["websocket", "post"]
+
+    @on_entry(Root)
+    def start(self, here: Root) -> None:
+        for n in range(self.count):
+            here.connect(Note(text=f"note {n}"))

@@ -319,3 +319,23 @@ def test_importing_jacws_does_not_import_jaclang() -> None:
     code = "import sys, jacws, jacws.app, jacws.cli, jacws.client, jacws.jac; print('jaclang' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_graph_view_draws_a_jac_users_graph_and_the_walk_over_it(server: Server) -> None:
+    from jacws.widgets import GraphView
+
+    client = server.client(user=f"graph-{threading.get_ident()}@jac.example.com")
+    view = GraphView(client)
+    try:
+        assert client.walker("j_chain").result()["reports"] == ["first", "second"]
+        view.flush()
+        assert len(view.nodes) == 3 and view.nodes[0] == client.root_id
+        first, second = view.nodes[1:]
+        assert view.edges == [(client.root_id, first), (first, second)]
+        assert view.path == [client.root_id, first, second] and view.walker == "j_chain"
+        assert view.walk["reports"] == [[], ['"first"'], ['"second"']]
+        labels = {node["id"]: node["label"] for node in view.graph_nodes}
+        assert labels[first] == "Memo\ntext: first" and labels[second] == "Memo\ntext: second"
+    finally:
+        view.close()
+        client.close()

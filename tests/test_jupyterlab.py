@@ -158,7 +158,7 @@ def test_after_run_all_the_playground_is_live_whole_and_readable(
             pytest.fail(f"not every card is open: {cards.locator('.jacws-state').all_inner_texts()}")
 
         # A channel message sent from the first card's form reaches every card on that channel, as a channel message.
-        channels = [card.locator(".jacws-id code").nth(2).inner_text() for card in cards.all()]
+        channels = [card.locator(".jacws-id code").nth(2).text_content() or "" for card in cards.all()]
         first = cards.first
         first.get_by_role("tab", name="message").click()
         first.get_by_role("radio", name="channel").click()
@@ -166,11 +166,15 @@ def test_after_run_all_the_playground_is_live_whole_and_readable(
         first.locator("textarea").fill(json.dumps({"type": "chat", "data": {"message": text}}))
         started = time.monotonic()
         first.get_by_role("button", name="send to channel").click()
+        assert all(channels), channels  # (text_content: JupyterLab does not render cells out of view)
         for card, channel in zip(cards.all(), channels, strict=True):
             if channel == channels[0]:
-                expect(card.locator(".jacws-entry.jacws-in.k-channel", has_text=text).first).to_be_visible(
-                    timeout=2_000
-                )
+                arrived = card.locator(".jacws-entry.jacws-in.k-channel", has_text=text).first
+                try:
+                    expect(arrived).to_be_attached(timeout=2_000)
+                except AssertionError:
+                    name = card.locator(".jacws-card-name").text_content()
+                    pytest.fail(f"{name} on {channel} (of {channels}) did not show the channel message")
         assert time.monotonic() - started < 4  # the 2 s bound, plus Playwright's own overhead per card
         expect(page.locator(".jacws-flow-svg")).to_contain_text("chat · channel")
 
@@ -302,5 +306,25 @@ def test_the_quickstart_links_the_browser_client_through_the_proxy(jupyterlab: J
         page.locator(".jacws-server-panel").get_by_role("button", name="stop server").click()
         expect(guest.locator(".jacws-state")).to_have_text("closed (code 1001)", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-stopped.png"))
+    finally:
+        context.close()
+
+
+def test_the_graph_notebook_draws_each_users_graph(jupyterlab: JupyterLab, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    try:
+        page = context.new_page()
+        errors = open_notebook(page, jupyterlab, "05_graph.ipynb")
+        graph = page.locator(".jacws-graph").first
+        expect(graph.locator(".jacws-graph-caption")).to_contain_text("3 nodes · 2 edges · last walk:", timeout=10_000)
+        expect(graph.locator(".jacws-graph-canvas canvas").first).to_be_attached()
+        graph.scroll_into_view_if_needed()
+        box = graph.locator(".jacws-graph-canvas").bounding_box()
+        assert box is not None and box["height"] > 300
+        run_new_cell(page, 'alice.walker("read_all").result()')  # the walk drawn: three nodes numbered in order
+        expect(graph.locator(".jacws-graph-caption")).to_contain_text("last walk: read_all, 3 visits", timeout=5_000)
+        graph.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-graph.png"))
+        assert errors == [], errors
     finally:
         context.close()

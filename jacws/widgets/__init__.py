@@ -3,6 +3,7 @@
 - :class:`Playground`: the server panel, the flow view and a card per client.
 - :class:`ClientCard`: one client's ids, timeline of sent and received events, and forms.
 - :class:`FlowView`: the live sequence diagram.
+- :class:`GraphView`: a client's user graph, live, with the path of the latest walk.
 - :class:`ServerPanel`: the server's state, with stop and start.
 
 Views never redraw from a client's thread or a cell: updates go through
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from .card import ENTRIES, ClientCard, fetch_walkers
 from .flow import FlowView
+from .graph import GraphView
 from .panel import ServerPanel
 from .playground import Playground
 from .updates import WIDGETS_LOCK, UpdateQueue
@@ -24,6 +26,7 @@ __all__ = [
     "WIDGETS_LOCK",
     "ClientCard",
     "FlowView",
+    "GraphView",
     "Playground",
     "ServerPanel",
     "UpdateQueue",

@@ -109,7 +109,13 @@ function render({ model, el: host }) {
     const who = el("span", { class: "jacws-card-name", title: name }, name);
     const parts = [who];
     if (identity && identity !== name) parts.push(el("span", { class: "jacws-card-identity", title: identity }, identity));
-    header.replaceChildren(...parts, badge);
+    const extras = [];
+    if (model.get("can_graph")) {
+      const graph = el("button", { type: "button", class: "jacws-small jacws-graph-button", title: "show or hide this user's graph" }, "graph");
+      graph.addEventListener("click", () => act({ action: "graph" }));
+      extras.push(el("span", { class: "jacws-spacer" }), graph);
+    }
+    header.replaceChildren(...parts, badge, ...extras);
     closeButton.disabled = state !== "open";
     const values = model.get("ids");
     ids.replaceChildren();
@@ -383,7 +389,7 @@ function render({ model, el: host }) {
   }
 
   const redraw = {
-    "change:state change:close_code change:name change:identity change:ids": () => {
+    "change:state change:close_code change:name change:identity change:ids change:can_graph": () => {
       drawHeader();
       drawSnippets();
       drawMessageForm();

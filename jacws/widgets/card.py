@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import urllib.request
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -147,6 +147,7 @@ class ClientCard(anywidget.AnyWidget):
     filter = traitlets.Unicode("all").tag(sync=True)
     counts = traitlets.Dict().tag(sync=True)
     entries = traitlets.List(traitlets.Dict()).tag(sync=True)
+    can_graph = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -171,6 +172,7 @@ class ClientCard(anywidget.AnyWidget):
         self._sent = self._received = 0
         self.updates = UpdateQueue(self._apply)
         self.live = False
+        self._on_graph: Callable[[], Any] | None = None
         with WIDGETS_LOCK:
             self.name = client.name
             self.base_url = client.base_url
@@ -200,6 +202,17 @@ class ClientCard(anywidget.AnyWidget):
             earlier += [(m.received_at, "in", m) for m in inbox[-TIMELINE_KEEP:]]
             earlier.sort(key=lambda stamped: stamped[0])
             self._apply([("state", None), *((what, item) for _, what, item in earlier)])
+
+    @property
+    def on_graph(self) -> Callable[[], Any] | None:
+        """What the card's ``graph`` button does (the playground shows the user's graph); None hides it."""
+        return self._on_graph
+
+    @on_graph.setter
+    def on_graph(self, action: Callable[[], Any] | None) -> None:
+        self._on_graph = action
+        with WIDGETS_LOCK:
+            self.can_graph = action is not None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self.start()  # displayed: from now on it follows its client
@@ -399,6 +412,11 @@ class ClientCard(anywidget.AnyWidget):
         if kind == "connection":
             client.send({"type": "connection"})
             return "asked for the connection event"
+        if kind == "graph":
+            if self._on_graph is None:
+                raise ValueError("this card has no graph to show (its server is not in this process)")
+            shown = self._on_graph()
+            return "the user's graph is shown under the card" if shown is not None else "graph hidden"
         if kind == "reconnect":
             client.reconnect()
             return f"reconnected as client {client.client_id}"

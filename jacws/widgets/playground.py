@@ -11,6 +11,7 @@ from ..client import Client
 from ..traffic import Traffic
 from .card import ClientCard, fetch_walkers
 from .flow import FlowView
+from .graph import GraphView
 from .panel import ServerPanel
 from .updates import WIDGETS_LOCK
 
@@ -27,10 +28,14 @@ class Playground(w.VBox):  # type: ignore[misc]
         server: the running :class:`~jacws.server.Server` (its panel and walker catalogue), or None for
             clients of a server elsewhere (jac-cloud, another process): no panel then.
         clients: the clients to show; :meth:`add` adds more.
+        graph: show each client's user graph under its card (each card's ``graph`` button toggles it too).
     """
 
-    def __init__(self, server: Any | None, clients: Sequence[Client] = ()) -> None:
+    def __init__(self, server: Any | None, clients: Sequence[Client] = (), graph: bool = False) -> None:
         self.server = server
+        self.show_graphs = graph
+        self.graphs: dict[int, GraphView] = {}  # by id(card)
+        self._cells: dict[int, w.VBox] = {}
         self.traffic = Traffic(clients, live=False)
         self.live = False
         self.walkers = self._catalogue(server, clients)
@@ -67,6 +72,10 @@ class Playground(w.VBox):  # type: ignore[misc]
         self.traffic.watch(client)
         peers = [c for c in self.traffic.clients if c is not client]
         card = ClientCard(client, self.walkers, self.traffic, peers, live=self.live)
+        cell = w.VBox([card], layout={"min_width": "0"})
+        self._cells[id(card)] = cell
+        if self.server is not None:  # a graph needs the server's store, in this process
+            card.on_graph = lambda: self.toggle_graph(card)
         for other in self.cards:  # the newcomer is a target for the others too
             if client not in other.peers and client is not other.client:
                 other.peers.append(client)
@@ -74,7 +83,9 @@ class Playground(w.VBox):  # type: ignore[misc]
             client.on_state(lambda _client: self._poke_panel())
         self.cards.append(card)
         with WIDGETS_LOCK:
-            self.grid.children = [*self.grid.children, card]
+            self.grid.children = [*self.grid.children, cell]
+        if self.show_graphs and self.server is not None:
+            self.toggle_graph(card)
         self._poke_panel()
         return card
 
@@ -93,6 +104,25 @@ class Playground(w.VBox):  # type: ignore[misc]
         self.start()  # displayed: from now on the views follow the clients
         return super()._repr_mimebundle_(**kwargs)
 
+    def toggle_graph(self, card: ClientCard) -> GraphView | None:
+        """Show the card's user graph under it, or hide it if shown; return the view shown."""
+        cell = self._cells[id(card)]
+        view = self.graphs.pop(id(card), None)
+        if view is not None:
+            with WIDGETS_LOCK:
+                cell.children = [card]
+            view.close()
+            return None
+        view = GraphView(card.client, self.server)
+        self.graphs[id(card)] = view
+        with WIDGETS_LOCK:
+            cell.children = [card, view]
+        return view
+
+    def graph(self, client: Client) -> GraphView | None:
+        """The graph view under a client's card, if shown."""
+        return self.graphs.get(id(self.card(client)))
+
     def card(self, client: Client) -> ClientCard:
         """The card of a client."""
         return next(c for c in self.cards if c.client is client)
@@ -101,4 +131,5 @@ class Playground(w.VBox):  # type: ignore[misc]
         """Apply every pending update of every view now; return how many (following the clients from now on)."""
         self.start()
         panel = self.panel.flush() if self.panel is not None else 0
-        return panel + self.flow.flush() + sum(card.flush() for card in self.cards)
+        graphs = sum(view.flush() for view in self.graphs.values())
+        return panel + self.flow.flush() + sum(card.flush() for card in self.cards) + graphs
