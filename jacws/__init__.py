@@ -6,6 +6,7 @@ Walkers, nodes and the ``socket`` notify API come from the I/O-free core; the se
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .errors import JacWSError
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# A library's logs go where its user sends them: with no logging set up (a notebook), Python would
+# print jacws's warnings (a slow consumer closed, say) under whatever cell runs; `jacws serve` sets up its own.
+logging.getLogger("jacws").addHandler(logging.NullHandler())
 
 _LAZY = {"start": "server", "Server": "server", "load_jac": "jac", "start_redis": "localredis"}
 

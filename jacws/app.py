@@ -424,10 +424,12 @@ def create_app(runtime: Runtime) -> JacWSApp:
             session = GraphSession(store, root_id)
             notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
             timeout = runtime.settings.limits.walker_timeout
+            started = hub.clock()
             try:
                 reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
             finally:
                 notifier.active = False
+                hub.metrics.walker_ran(hub.clock() - started)
         except InvalidToken as error:
             return _json(401, {"type": "walker", "error": f"invalid token: {error}", "code": "auth_required"})
         except ClientError as error:

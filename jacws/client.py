@@ -33,6 +33,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from .errors import JacWSError
+from .normalize import token_email
 from .trace import TRACE_HEADER, Cause, ConnectionTrace, close_trace, open_trace
 
 __all__ = [
@@ -228,6 +229,8 @@ class Client:
         self.base_url = base_url or "http" + ws_url[2:].rsplit("/websocket", 1)[0]
         self.token = token
         self.email = email
+        self.initial_email = email or token_email(token)
+        """Who the client first connected as (``email`` changes with :meth:`change_user`)."""
         self.requested_channel = channel_id
         self.name = name or email or f"guest-{next(self._names)}"
         self.timeout = timeout

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from .auth import Claims
 from .errors import ClientError, Forbidden, InternalError, InvalidTarget, RateLimited, WalkerFailed
 from .graph import GraphSession, Node
+from .metrics import Metrics
 from .protocol import (
     PUBLIC_ROOT_ID,
     ChangeUserEvent,
@@ -207,6 +208,7 @@ class Connection:
         """Send an already-serialised message, or queue it; closes the connection with 1008 on overflow."""
         if self.state is not ConnectionState.OPEN:
             return
+        self.hub.metrics.messages_out += 1
         if self.trace is not None:  # before the frame can leave: the client takes one cause per frame
             self.trace.record(self.hub.cause)
         if self._writer is None:
@@ -259,6 +261,7 @@ class Connection:
             return
         self.state = ConnectionState.CLOSING
         self.close_code = code
+        self.hub.metrics.closed(code)
         self._outbox.clear()
         self._outbox_bytes = 0
         if self._writer is not None:
@@ -404,6 +407,7 @@ class Hub:
         self.cause: Cause | None = None  # why the frames queued right now are sent (while traced clients are on)
         self.traced = 0  # connections of traced clients (jacws.trace)
         self.notifier = HubNotifier(self, None, Cause("response", "server"))
+        self.metrics = Metrics(clock)
 
     # -- connections ---------------------------------------------------------------
 
@@ -493,6 +497,11 @@ class Hub:
             "users": {root: list(members) for root, members in self.by_root.items() if root != PUBLIC_ROOT_ID},
         }
 
+    def read_metrics(self) -> dict[str, Any]:
+        """The live numbers (:class:`~jacws.metrics.Metrics`), as plain data (call on the loop)."""
+        users = len(self.by_root) - (PUBLIC_ROOT_ID in self.by_root)
+        return self.metrics.read((c.backlog for c in self.connections.values()), self.by_channel, users)
+
     async def close_all(
         self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5
     ) -> None:
@@ -513,6 +522,7 @@ class Hub:
 
     def handle_frame(self, conn: Connection, frame: str | bytes) -> None:
         """Parse and dispatch one client frame; errors are answered on the connection."""
+        self.metrics.messages_in += 1
         if self.traced:  # what this frame makes the hub send is caused by it (answers are errors until parsed)
             trace = conn.trace
             key = number = None
@@ -602,10 +612,12 @@ class Hub:
             cls = self.registry.for_socket(event.walker, conn.anonymous)
             session = GraphSession(self.store, conn.root_id)
             notifier = HubNotifier(self, conn, cause)
+            started = self.clock()
             try:
                 reports = await run_walker(cls, event.context, session, notifier, self.executor, event.node)
             finally:
                 notifier.active = False  # an ability still running after a timeout notifies no one
+                self.metrics.walker_ran(self.clock() - started)
         except ClientError as error:
             if cause is None:
                 conn.send_message(error.to_wire("walker", event.id))

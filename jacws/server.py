@@ -29,6 +29,7 @@ from .app import ABORT, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
 from .hub import Hub
+from .load import Load
 from .proxy import browser_url
 from .settings import Settings
 from .walkers import WalkerRegistry, describe_walker
@@ -253,6 +254,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
         self.clients: list[Client] = []
+        self._load: Load | None = None
 
     @property
     def host(self) -> str:
@@ -369,25 +371,70 @@ class Server:
             raise ServerError("the server is not running: call start() first")
         return self.runtime.hub
 
-    def snapshot(self, timeout: float = 5) -> dict[str, Any]:
-        """The live state: connections, channels, online users, registered users and walkers.
+    def metrics(self, timeout: float = 5) -> dict[str, Any]:
+        """The live numbers: ``connections``, ``users_online``, ``messages_in_per_s`` and ``messages_out_per_s``
+        (over the last second or so), the totals ``messages_in``/``messages_out``, ``walker_runs`` and the
+        latency of the last 1,000 (``walker_p50_ms``, ``walker_p99_ms``; None before any), ``largest_backlog``
+        (messages queued for the slowest socket), ``channel_count`` and the ten largest ``channels`` with their
+        member counts; ``closed_by_server`` (close codes counted); ``load``, the figures of the latest
+        :meth:`load` (its ``phase`` says whether it still runs). Cheap: read on the server's loop in one step.
 
         Raises:
             ServerError: the server is not running.
         """
-        hub, loop = self.hub, self._loop
+        numbers = self._on_loop(lambda: self.hub.read_metrics(), timeout)
+        if self._load is not None:
+            numbers["load"] = self._load.numbers()
+        return numbers
+
+    def load(
+        self,
+        clients: int = 200,
+        channel_id: str = "load",
+        rate: float = 1000,
+        seconds: float = 10,
+        payload: int = 100,
+        slow: int = 0,
+    ) -> Load:
+        """Put load on this server: ``clients`` lightweight clients (in a process of their own, not widgets)
+        join ``channel_id`` and publish ``rate`` channel events per second between them for ``seconds``,
+        each with ``payload`` bytes of filler; ``slow`` of them stop reading. Returns at once with a
+        :class:`~jacws.load.Load` whose figures :meth:`metrics` (and the panel) show while it runs.
+
+        Raises:
+            ServerError: the server is not running.
+            ValueError: impossible figures.
+        """
+        if self.state is not ServerState.RUNNING:
+            raise ServerError("the server is not running: call start() first")
+        if self._load is not None and not self._load.finished:
+            self._load.stop()
+        self._load = Load(self.ws_url, clients, channel_id, rate, seconds, payload, slow)
+        return self._load
+
+    def _on_loop(self, read: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
+        """``read()`` on the server's loop (where the hub's indexes change), its result here."""
+        loop = self._loop
         if loop is None or self.state is not ServerState.RUNNING:
             raise ServerError("the server is not running: call start() first")
         taken: Future[dict[str, Any]] = Future()
 
         def take() -> None:
             try:
-                taken.set_result(hub.snapshot())
+                taken.set_result(read())
             except Exception as error:  # pragma: no cover - reported to the caller
                 taken.set_exception(error)
 
         loop.call_soon_threadsafe(take)
-        snapshot = taken.result(timeout)
+        return taken.result(timeout)
+
+    def snapshot(self, timeout: float = 5) -> dict[str, Any]:
+        """The live state: connections, channels, online users, registered users and walkers.
+
+        Raises:
+            ServerError: the server is not running.
+        """
+        snapshot = self._on_loop(lambda: self.hub.snapshot(), timeout)
         assert self.runtime is not None
         snapshot["registered_users"] = self.runtime.store.user_count()
         snapshot["walkers"] = [describe_walker(cls) for cls in self.runtime.registry.served()]

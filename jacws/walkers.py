@@ -15,7 +15,7 @@ import sys
 import threading
 import typing
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -317,6 +317,10 @@ class WalkerRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._walkers
+
+    def __iter__(self) -> Iterator[type[Walker]]:
+        with self._lock:
+            return iter(list(self._walkers.values()))
 
     def __len__(self) -> int:
         return len(self._walkers)

@@ -74,6 +74,7 @@ class JupyterLab:
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
             **(env or {}),
         }
+        self.root = root
         self.port, self.token = free_port(), secrets.token_hex(16)
         command = [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",

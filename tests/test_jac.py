@@ -339,3 +339,43 @@ def test_the_graph_view_draws_a_jac_users_graph_and_the_walk_over_it(server: Ser
     finally:
         view.close()
         client.close()
+
+
+HELLO_CELL = """import from jacws {socket}
+
+walker j_hello {
+    has name: str = "world";
+
+    class __specs__ {
+        has methods: list = ["websocket"];
+        has auth: bool = False;
+    }
+
+    can greet with `root entry {
+        socket.notify_channels(["lobby"], {"type": "greeting", "text": "hello " + self.name});
+        report "greeted " + self.name;
+    }
+}
+"""
+
+
+def test_a_session_of_jac_walkers_exports_as_a_test_that_passes_and_then_catches_a_change(tmp_path: Path) -> None:
+    from jacws.export import write
+
+    load_jac(source=HELLO_CELL, name="jac_export_cell")  # as a %%jac cell does
+    with Server(Settings(port=0)) as server:
+        alice = server.client(user="alice@jac.example.com", channel_id="lobby")
+        guest = server.client(channel_id="lobby")
+        assert alice.walker("j_hello", name="Ada").result()["reports"] == ["greeted Ada"]
+        guest.wait_for(lambda m: m.get("type") == "greeting")
+        assert alice.walker("j_chain").result()["reports"] == ["first", "second"]
+        test = write(tmp_path / "test_jac_session.py", [alice, guest])
+    source = test.read_text()
+    assert "JAC_1 = " in source and "jac_source(JAC_1, name='jac_export_cell')" in source  # the cell, copied
+    assert "jac_walkers.jac" in source  # the file, named by path
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:jaclang", test.name]
+    passed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    test.write_text(source.replace('"hello " + self.name', '"hi " + self.name'))
+    failed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert failed.returncode == 1 and "'hi Ada'" in failed.stdout and "'hello Ada'" in failed.stdout, failed.stdout

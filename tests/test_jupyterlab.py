@@ -9,7 +9,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 import pytest
 from conftest import JAC
@@ -279,11 +279,36 @@ def test_the_flow_view_and_a_card_answer_clicks(jupyterlab: JupyterLab, chromium
         context.close()
 
 
+def check_export(page: Page, lab: JupyterLab) -> None:
+    """The quickstart's session drawn by JupyterLab's Mermaid, its test passed, the export bar writing a file."""
+    page.evaluate(  # JupyterLab renders a cell's outputs once it comes into view
+        """() => { const nb = window.jupyterapp.shell.currentWidget.content;
+          const i = nb.widgets.findIndex((c) => c.model.sharedModel.getSource().includes("quickstart_session.md"));
+          nb.activeCellIndex = i; return nb.scrollToItem(i, "start"); }"""
+    )
+    diagram = page.locator(".jp-RenderedMermaid img").first  # JupyterLab draws it as an SVG image
+    expect(diagram).to_be_attached(timeout=30_000)
+    diagram.scroll_into_view_if_needed()
+    svg = unquote(diagram.get_attribute("src") or "")
+    assert svg.startswith("data:image/svg+xml"), svg[:80]
+    assert "alice@example.com" in svg and "walker greet" in svg and "chat · channel lobby" in svg
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-quickstart-mermaid.png"))
+    expect(page.locator(".jp-OutputArea-output", has_text="1 passed").first).to_be_attached()
+    bar = page.locator(".jacws-export").first
+    bar.scroll_into_view_if_needed()
+    bar.locator("select").select_option(label="frames (.jsonl)")
+    bar.get_by_role("button", name="export").click()
+    expect(bar).to_contain_text("wrote session.jsonl", timeout=10_000)
+    assert (lab.root / "session.jsonl").stat().st_size > 0
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-quickstart-export.png"))
+
+
 def test_the_quickstart_links_the_browser_client_through_the_proxy(jupyterlab: JupyterLab, chromium: Browser) -> None:
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     try:
         page = context.new_page()
         open_notebook(page, jupyterlab, "01_quickstart.ipynb")
+        check_export(page, jupyterlab)
         guest = page.locator(".jacws-card").nth(2)
         link = page.get_by_role("link", name="open the browser client")
         href = link.get_attribute("href")
@@ -325,6 +350,116 @@ def test_the_graph_notebook_draws_each_users_graph(jupyterlab: JupyterLab, chrom
         expect(graph.locator(".jacws-graph-caption")).to_contain_text("last walk: read_all, 3 visits", timeout=5_000)
         graph.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-graph.png"))
+        # A thousand nodes: laid out and drawn (the caption is written after the layout) within 2 s of showing.
+        run_new_cell(page, BIG_GRAPH)
+        big = page.locator(".jacws-graph").last
+        expect(big.locator(".jacws-graph-caption")).to_have_text("1001 nodes · 1000 edges", timeout=30_000)
+        run_new_cell(page, "GraphView(carol)")
+        shown = time.monotonic()
+        newest = page.locator(".jacws-graph").last
+        expect(newest.locator(".jacws-graph-caption")).to_have_text("1001 nodes · 1000 edges", timeout=10_000)
+        assert time.monotonic() - shown < 2.0
+        canvas = newest.locator(".jacws-graph-canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        assert box is not None
+        fitted = float(canvas.get_attribute("data-zoom") or 0)
+        middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.move(*middle)
+        # Cytoscape takes a wheel for the page's until the page has not scrolled for a quarter of a second (its
+        # debounce); a user pauses over the graph before zooming, so does this test.
+        page.wait_for_timeout(400)
+        for _ in range(10):  # ten notches of a mouse wheel (Cytoscape sizes its steps from the wheel's own)
+            page.mouse.wheel(0, -100)
+            page.wait_for_function("([el, z]) => Number(el.dataset.zoom) > z", arg=[canvas.element_handle(), fitted])
+        zoomed = float(canvas.get_attribute("data-zoom") or 0)
+        assert zoomed > fitted * 1.4, f"zoom {fitted} -> {zoomed} after wheeling over the canvas"
+        panned = canvas.get_attribute("data-pan")
+        corner = (box["x"] + 12, box["y"] + 12)  # a drag on the background (a corner: the graph is centred) pans
+        page.mouse.move(*corner)
+        page.mouse.down()
+        page.mouse.move(corner[0] + 150, corner[1] + 60, steps=8)
+        page.mouse.up()
+        assert canvas.get_attribute("data-pan") != panned
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-graph-1000.png"))
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+BIG_GRAPH = """from jacws.widgets import GraphView
+
+
+class Item(Node):
+    n: int = 0
+
+
+class grow(Walker):
+    count: int = 1000
+
+    class __specs__:
+        methods = ["websocket"]
+
+    @on_entry(Root)
+    def add(self, here: Root) -> None:
+        for n in range(self.count):
+            here.connect(Item(n=n))
+
+
+carol = server.client(user="carol@example.com")
+carol.walker("grow").result(timeout=60)
+GraphView(carol)"""
+
+TILE_VALUE = """(title) => {
+  const tile = [...document.querySelectorAll(".jacws-tile")]
+    .find((t) => t.querySelector(".jacws-tile-title").textContent === title);
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const facts = document.querySelector(".jacws-load-facts");
+  return { value: tile ? tile.querySelector(".jacws-tile-value").textContent : null, busy: kernel.status !== "idle",
+    phase: facts ? facts.querySelector(".jacws-tile-title").textContent : "" };
+}"""
+
+
+def moving(value: str | None) -> bool:
+    """Whether a "messages out / s" tile shows the load's rate (10 clients x 100/s: 1,000, give or take)."""
+    if value is None or not value[:1].isdigit():  # "-": no reading yet
+        return False
+    number = float(value.rstrip("k")) * (1000 if value.endswith("k") else 1)
+    return number >= 500
+
+
+def test_the_load_notebook_charts_move_while_a_load_runs(jupyterlab: JupyterLab, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        errors = open_notebook(page, jupyterlab, "08_load.ipynb")
+        panel = page.locator(".jacws-server-panel").first
+        panel.scroll_into_view_if_needed()
+        expect(panel.locator(".jacws-load-facts")).to_contain_text("load: done", timeout=10_000)
+        expect(panel.locator(".jacws-load-facts")).to_contain_text("lost 0")
+        expect(panel.locator(".jacws-load-facts")).to_contain_text("server closes: 1 \u00d7 1008")
+        titles = panel.locator(".jacws-tile-title").all_inner_texts()
+        for title in ("connections", "messages in / s", "messages out / s", "walker latency p50 · p99"):
+            assert title in titles, titles
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('.jacws-tile-title, .jacws-tile-value, .jacws-load-facts div')]
+              .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent)"""
+        )
+        assert clipped == [], f"cut tile text: {clipped}"
+        # A new load from a cell: the charts show its messages while the cell is still running.
+        append_and_run(page, 'server.load(clients=10, channel_id="more", rate=100, seconds=4).wait()')
+        seen = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            sample = page.evaluate(TILE_VALUE, "messages out / s")
+            seen.append(sample)
+            if sample["busy"] and sample["phase"] == "load: publishing" and moving(sample["value"]):
+                break
+            page.wait_for_timeout(200)
+        assert any(s["busy"] and s["phase"] == "load: publishing" and moving(s["value"]) for s in seen), seen
+        panel.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-load-charts.png"))
+        page.wait_for_function(ALL_CELLS_RAN, timeout=60_000)
         assert errors == [], errors
     finally:
         context.close()

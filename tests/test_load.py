@@ -1,15 +1,19 @@
-"""Correctness under load, at sizes that run in seconds: no loss, no duplicates, order kept."""
+"""Correctness under load, at sizes that run in seconds: no loss, no duplicates, order kept; server.load()."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
+import pytest
 from support import TIMEOUT
 from websockets.asyncio.client import ClientConnection, connect
 
+from jacws.errors import ServerError
 from jacws.server import Server
+from jacws.settings import Settings
 
 SUBSCRIBERS = 50
 EVENTS = 200
@@ -59,3 +63,43 @@ def test_concurrent_walker_calls_are_each_answered_once_in_order(server: Server)
     for answers in asyncio.run(asyncio.wait_for(scenario(), 60)):
         assert [a["id"] for a in answers] == list(range(CALLS))
         assert [a["reports"][0]["value"] for a in answers] == list(range(CALLS))
+
+
+# -- server.load(): lightweight clients in a process of their own (jacws.load, jacws.loadgen) --
+
+
+def test_a_load_fans_out_with_live_numbers_and_loses_nothing() -> None:
+    with Server(Settings(port=0)) as server:
+        load = server.load(clients=30, channel_id="load", rate=200, seconds=3, payload=100)
+        live = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not load.finished:  # polled as the panel does, twice a second
+            numbers = server.metrics()
+            if numbers["load"].get("delivered_per_s", 0) > 0 and numbers["messages_out_per_s"] > 0:
+                live = numbers
+                break
+            load.wait_for_figures(0.5)
+        assert live is not None, "no messages per second while the load ran"
+        assert live["channels"]["load"] == 30 and live["messages_in_per_s"] > 0
+        final = load.wait(timeout=60)
+    assert final["published"] == 600 and final["lost"] == 0
+    assert final["delivered"] == final["expected"] == 600 * 30
+    assert 0 < final["latency_p50_ms"] <= final["latency_p99_ms"]
+    assert "lost 0" in repr(load)
+
+
+def test_a_slow_consumer_is_closed_with_1008_while_the_others_get_everything() -> None:
+    with Server(Settings(port=0).with_changes(max_backlog_messages=100)) as server:
+        load = server.load(clients=10, channel_id="slow", rate=200, seconds=6, payload=8000, slow=1)
+        final = load.wait(timeout=60)
+        assert server.metrics()["closed_by_server"] == {"1008": 1}
+    assert final["lost"] == 0 and final["expected"] == final["published"] * 9  # nine readers, all still open
+    assert final["closed"] in ({"1006": 1}, {"1008": 1})  # the slow one: its close frame sat behind unread data
+
+
+def test_impossible_figures_and_a_stopped_server_are_refused() -> None:
+    server = Server(Settings(port=0))
+    with pytest.raises(ServerError, match="not running"):
+        server.load()
+    with server, pytest.raises(ValueError, match="0 <= slow < clients"):
+        server.load(clients=2, slow=2)

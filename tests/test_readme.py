@@ -41,3 +41,15 @@ def test_the_api_example_defines_a_working_walker() -> None:
     )
     result = subprocess.run([sys.executable, "-c", api + driver], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_testing_example_passes_with_the_installed_plugin(tmp_path: Path) -> None:
+    section = README.split("## Testing your walkers", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, re.S)
+    assert example is not None
+    (tmp_path / "test_walkers.py").write_text(example.group(1))
+    quickstart = (ROOT / "tests" / "session_walkers.py").read_text().replace("s_greet", "greet")
+    (tmp_path / "walkers.py").write_text(quickstart)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_walkers.py"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr

@@ -4,7 +4,7 @@
 - :class:`ClientCard`: one client's ids, timeline of sent and received events, and forms.
 - :class:`FlowView`: the live sequence diagram.
 - :class:`GraphView`: a client's user graph, live, with the path of the latest walk.
-- :class:`ServerPanel`: the server's state, with stop and start.
+- :class:`ServerPanel`: the server's state, with stop and start, and :class:`MetricsCharts`, its live numbers.
 
 Views never redraw from a client's thread or a cell: updates go through
 :mod:`jacws.widgets.updates`, applied in batches by one display thread, so the playground
@@ -15,6 +15,7 @@ the only code that uses it (``[[tool.mypy.overrides]]`` in ``pyproject.toml``).
 from __future__ import annotations
 
 from .card import ENTRIES, ClientCard, fetch_walkers
+from .charts import MetricsCharts
 from .flow import FlowView
 from .graph import GraphView
 from .panel import ServerPanel
@@ -27,6 +28,7 @@ __all__ = [
     "ClientCard",
     "FlowView",
     "GraphView",
+    "MetricsCharts",
     "Playground",
     "ServerPanel",
     "UpdateQueue",

@@ -1,6 +1,8 @@
 // jacws graph view: a user's graph with Cytoscape.js (bundled above, no CDN), and the latest walk over it.
 // Redraws in place when the graph changes: positions of known nodes are kept, new ones are laid out.
 
+const WIDE = 24;  // more nodes than this at one distance from the root: rings instead of rows
+
 function css(el, name, fallback) {
   const value = getComputedStyle(el).getPropertyValue(name).trim();
   return value || fallback;
@@ -31,6 +33,7 @@ function style(el) {
       label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "text-halign": "center",
       "font-size": 10, "font-family": "monospace", color: fg, "background-color": bg, "border-width": 1,
       "border-color": line, shape: "round-rectangle", width: "label", height: "label", padding: 6,
+      "min-zoomed-font-size": 6,  // zoomed far out (a big graph fitted), labels too small to read are not drawn
     } },
     { selector: "node[?root]", style: { "border-width": 3, "font-weight": "bold" } },
     { selector: "edge", style: {
@@ -58,19 +61,75 @@ function render({ model, el }) {
   el.appendChild(root);
 
   const cy = cytoscape({
-    container: canvas, style: style(el), wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4,
+    container: canvas, style: style(el), minZoom: 0.05, maxZoom: 4,
     boxSelectionEnabled: false,
     layout: { name: "preset" },  // nothing laid out before the canvas is on the page and has a size
   });
 
   let pendingLayout = false;
 
-  function layout() {
+  function levels() {
+    // Nodes by their distance from the root (breadth first along edges either way); unreached ones last.
     const roots = cy.nodes("[?root]");
-    cy.layout({
-      name: "breadthfirst", directed: true, roots: roots.length ? roots : undefined, spacingFactor: 1.1,
-      animate: false, fit: true, padding: 20,
-    }).run();
+    const depth = new Map();
+    let frontier = roots.length ? roots.toArray() : cy.nodes().roots().toArray().slice(0, 1);
+    frontier.forEach((n) => depth.set(n.id(), 0));
+    const rows = [frontier];
+    while (frontier.length) {
+      const next = [];
+      for (const node of frontier) {
+        for (const other of node.neighborhood("node").toArray()) {
+          if (!depth.has(other.id())) {
+            depth.set(other.id(), rows.length);
+            next.push(other);
+          }
+        }
+      }
+      if (next.length) rows.push(next);
+      frontier = next;
+    }
+    const rest = cy.nodes().filter((n) => !depth.has(n.id())).toArray();
+    if (rest.length) rows.push(rest);
+    return rows;
+  }
+
+  function radial(rows) {
+    // A wide graph (hundreds of children on one node): rings around the root, each level on rings of its own,
+    // as many nodes on a ring as fit its circumference, so a thousand nodes make a disc and not a line.
+    const gap = 56;
+    const positions = {};
+    let radius = 0;
+    rows.forEach((row, level) => {
+      if (level === 0 && row.length === 1) {
+        positions[row[0].id()] = { x: 0, y: 0 };
+        return;
+      }
+      let placed = 0;
+      while (placed < row.length) {
+        radius += gap * 1.4;
+        const room = Math.max(6, Math.floor((2 * Math.PI * radius) / gap));
+        const ring = row.slice(placed, placed + room);
+        ring.forEach((node, i) => {
+          const angle = (2 * Math.PI * i) / ring.length - Math.PI / 2;
+          positions[node.id()] = { x: radius * Math.cos(angle), y: radius * Math.sin(angle) };
+        });
+        placed += ring.length;
+      }
+    });
+    cy.layout({ name: "preset", positions: (node) => positions[node.id()], animate: false, fit: true, padding: 20 }).run();
+  }
+
+  function layout() {
+    const rows = levels();
+    if (Math.max(...rows.map((row) => row.length)) > WIDE) {
+      radial(rows);
+    } else {
+      const roots = cy.nodes("[?root]");
+      cy.layout({
+        name: "breadthfirst", directed: true, roots: roots.length ? roots : undefined, spacingFactor: 1.1,
+        animate: false, fit: true, padding: 20,
+      }).run();
+    }
     if (cy.zoom() > 1.2) {  // a small graph: readable size, centred, not blown up
       cy.zoom(1.2);
       cy.center();
@@ -133,6 +192,27 @@ function render({ model, el }) {
     const walked = walk.walker ? ` · last walk: ${walk.walker}, ${path.length} visit${path.length === 1 ? "" : "s"}` : "";
     caption.textContent = `${nodes.length} node${nodes.length === 1 ? "" : "s"} · ${edges.length} edge${edges.length === 1 ? "" : "s"}${walked}`;
   }
+
+  // Cytoscape remembers where its canvas is on the page and hears only the window's scrolling; JupyterLab scrolls
+  // the notebook inside the page, after which a click or a wheel would land somewhere else in the graph (a drag
+  // would not pan). Tell it again whenever the canvas moved since the pointer last came to it.
+  let placed = "";
+  const replace = () => {
+    const box = canvas.getBoundingClientRect();
+    const where = `${box.left},${box.top},${box.width},${box.height}`;
+    if (where !== placed) {
+      placed = where;
+      cy.resize();
+    }
+  };
+  for (const type of ["mouseenter", "mousedown", "wheel", "touchstart"]) {
+    canvas.addEventListener(type, replace, { capture: true, passive: true });
+  }
+
+  cy.on("viewport", () => {  // the zoom and pan, readable from the page (tests, and a look in the inspector)
+    canvas.dataset.zoom = cy.zoom().toFixed(3);
+    canvas.dataset.pan = `${cy.pan().x.toFixed(0)},${cy.pan().y.toFixed(0)}`;
+  });
 
   cy.on("tap", "node", (event) => {
     const node = event.target.data();

@@ -9,11 +9,14 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import JacWSError
+from .charts import MetricsCharts
 from .updates import WIDGETS_LOCK, UpdateQueue
 
 __all__ = ["ServerPanel"]
 
 TABLE = "border-spacing:12px 2px"
+ROWS = 20
+"""Connections listed by name (the rest are counted): a load of hundreds stays readable."""
 
 
 class ServerPanel(w.VBox):  # type: ignore[misc]
@@ -33,6 +36,9 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
         self.stop_button = w.Button(description="stop server", icon="stop", tooltip="close every connection (1001)")
         self.start_button = w.Button(description="start server", icon="play", tooltip="start again on the same port")
         self.message = w.HTML()
+        self.charts = MetricsCharts(server)
+        self.charts.on_reading = self._reading
+        self._shown_connections: int | None = None  # what the table shows: redrawn when the count moves
         self.refresh_button.on_click(lambda _: self._refresh_now())
         self.stop_button.on_click(lambda _: self._run(self.server.stop))
         self.start_button.on_click(lambda _: self._run(self.server.restart))
@@ -43,6 +49,7 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
                 w.HBox([self.state], layout={"flex_flow": "row wrap"}),
                 buttons,
                 self.message,
+                self.charts,
                 self.connections,
                 self.walker_table,
             ],
@@ -50,6 +57,14 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
         )
         self.add_class("jacws-server-panel")
         self.refresh()
+
+    def start(self) -> None:
+        """Start the live charts (the panel is displayed)."""
+        self.charts.start()
+
+    def _reading(self, numbers: dict[str, Any]) -> None:
+        if numbers["connections"] != self._shown_connections:
+            self.poke()
 
     def poke(self) -> None:
         """Ask for a (throttled) refresh; safe from any thread."""
@@ -92,15 +107,20 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
             self.connections.value = "<i>not running: start it again, then reconnect the cards</i>"
             self.walker_table.value = ""
             return
+        self._shown_connections = len(snapshot["connections"])
         rows = "".join(
             f"<tr><td><code>…{html.escape(c['client_id'][-8:])}</code></td>"
             f"<td>{html.escape(c['user'] or 'anonymous')}</td>"
             f"<td>{html.escape(c['channel_id'][:24])}</td><td>{c['backlog']}</td></tr>"
-            for c in snapshot["connections"]
+            for c in snapshot["connections"][:ROWS]
         )
-        channels = "; ".join(
-            f"<b>{html.escape(ch[:24])}</b>: {len(members)}" for ch, members in snapshot["channels"].items()
-        )
+        more = len(snapshot["connections"]) - ROWS
+        if more > 0:
+            rows += f"<tr><td colspan='4'><i>and {more} more</i></td></tr>"
+        largest = sorted(snapshot["channels"].items(), key=lambda item: len(item[1]), reverse=True)
+        channels = "; ".join(f"<b>{html.escape(ch[:24])}</b>: {len(members)}" for ch, members in largest[:ROWS])
+        if len(largest) > ROWS:
+            channels += f"; and {len(largest) - ROWS} more"
         self.connections.value = (
             f"<div>{len(snapshot['connections'])} connections · {len(snapshot['users'])} users online · "
             f"{snapshot['registered_users']} registered</div>"
@@ -118,8 +138,10 @@ class ServerPanel(w.VBox):  # type: ignore[misc]
             f"<table style='{TABLE}'><tr><th>walker</th><th>methods</th><th>auth</th><th>fields</th></tr>"
             + walker_rows
             + "</table>"
+            if walker_rows
+            else "<i>no walkers yet: define one in a cell and it is served at once</i>"
         )
 
     def flush(self) -> int:
-        """Apply pending refreshes now."""
-        return self.updates.flush()
+        """Apply pending refreshes now (and a reading of the charts)."""
+        return self.updates.flush() + self.charts.flush()

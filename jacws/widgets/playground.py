@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
+from .. import export
 from ..client import Client
 from ..traffic import Traffic
 from .card import ClientCard, fetch_walkers
@@ -46,7 +49,9 @@ class Playground(w.VBox):  # type: ignore[misc]
         self.grid = w.GridBox(
             layout={"grid_template_columns": "repeat(auto-fill, minmax(400px, 1fr))", "grid_gap": "6px"}
         )
-        super().__init__([view for view in (self.panel, self.flow, self.grid) if view is not None])
+        self.export_bar = self._export_bar()
+        views = (self.panel, self.flow, self.export_bar, self.grid)
+        super().__init__([view for view in views if view is not None])
         self.add_class("jacws-playground")
         for client in clients:
             self.add(client)
@@ -95,6 +100,8 @@ class Playground(w.VBox):  # type: ignore[misc]
             return
         self.live = True
         self.traffic.start()
+        if self.panel is not None:
+            self.panel.start()
         for card in self.cards:
             card.client.on_state(lambda _client: self._poke_panel())
             card.start()
@@ -118,6 +125,45 @@ class Playground(w.VBox):  # type: ignore[misc]
         with WIDGETS_LOCK:
             cell.children = [card, view]
         return view
+
+    def export(self, path: str | Path) -> Path:
+        """Write the session so far by ``path``'s suffix: ``.md`` (a Mermaid sequence diagram), ``.jsonl``
+        (every frame) or ``.py`` (a pytest module replaying it); return the path.
+
+        Raises:
+            ExportError: an unknown suffix, or a ``.py`` export of clients of a server elsewhere.
+        """
+        self.start()
+        walkers = self.server.walkers if self.server is not None else None
+        return export.write(path, self.traffic.clients, self.traffic, walkers)
+
+    def _export_bar(self) -> w.HBox:
+        name = w.Text(value="session", placeholder="file name", layout={"width": "150px"})
+        kind = w.Dropdown(
+            options=[("Mermaid diagram (.md)", ".md"), ("frames (.jsonl)", ".jsonl"), ("pytest test (.py)", ".py")],
+            value=".md",
+            layout={"width": "200px"},
+        )
+        button = w.Button(description="export", icon="download", tooltip="write the session to this file")
+        status = w.HTML()
+
+        def clicked(_button: Any) -> None:
+            stem = name.value.strip() or "session"
+            path = Path(stem if stem.endswith(kind.value) else stem + kind.value)
+            try:
+                written = self.export(path)
+            except (export.ExportError, OSError) as error:
+                message = f'<span class="jacws-export-error">{escape(str(error))}</span>'
+            else:
+                message = f"wrote <code>{escape(str(written))}</code>"
+            with WIDGETS_LOCK:
+                status.value = message
+
+        button.on_click(clicked)
+        bar = w.HBox([w.Label("export the session:"), name, kind, button, status], layout={"align_items": "center"})
+        bar.add_class("jacws-export")
+        self.export_controls = (name, kind, button, status)
+        return bar
 
     def graph(self, client: Client) -> GraphView | None:
         """The graph view under a client's card, if shown."""
