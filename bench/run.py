@@ -2,6 +2,7 @@
 
     python bench/run.py                      # every scenario at the sizes of bench/RESULTS.md
     python bench/run.py --only fanout,slow   # some scenarios
+    python bench/run.py --only flood         # an unpaced flood of 8 KB messages with a stalled subscriber
     python bench/run.py --quick              # small sizes, a smoke run
 
 Each scenario runs against the baseline server (bench/baseline.py) and then against
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from websockets.exceptions import InvalidState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from wsclient import LeanClient, open_client
@@ -74,8 +76,9 @@ class ServerProcess:
             ]
         # The benchmarks' publishers send far above jacws's default per-connection rate
         # limit (1000 messages/s), which the baseline does not have: lift it for a fair race.
-        # The slow-consumer scenario's stalled client reads again only after the run (about 5 s);
-        # a longer close timeout lets it still see its 1008 instead of being dropped unread.
+        # The slow-consumer and flood scenarios' stalled client reads again only after the run
+        # (STALL_MAX seconds at most): a longer close timeout lets it still see its 1008 instead of
+        # being dropped unread.
         env = {
             **os.environ,
             "JACWS_RATE_PER_SECOND": "1000000",
@@ -194,10 +197,59 @@ def percentile(values: list[float], q: float) -> float:
 
 # -- scenario: channel fan-out -------------------------------------------------------------------
 
+STALL_MAX = 20.0  # seconds a stalled subscriber stays stalled at most (below the bench's JACWS_CLOSE_TIMEOUT)
+IDLE_LIMIT = 15.0  # seconds without a delivery after which subscribers stop waiting for the rest
+DELIVERY_LIMIT = 120.0  # seconds subscribers wait for every message at most
+
+
+async def _until(event: asyncio.Event, last_arrival: Callable[[], float]) -> None:
+    """Wait for ``event``; give up after DELIVERY_LIMIT seconds, or after IDLE_LIMIT seconds without a delivery."""
+    start = time.time()
+    while not event.is_set():
+        now = time.time()
+        if now - start > DELIVERY_LIMIT or now - max(start, last_arrival()) > IDLE_LIMIT:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(event.wait(), 1)
+
+
+def _count_stalled(client: LeanClient, payload: bytes) -> None:
+    """A stalled subscriber's ``on_text``: counts the channel messages it reads (once it reads again)."""
+    if not payload.startswith(b'{"type":"connection"'):
+        client.state["received"] += 1
+        client.state["at"] = time.time()
+
+
+async def _open_stalled(port: int, channel: str) -> LeanClient:
+    """A subscriber that stops reading after its connection event; records when it sees its close."""
+    client = await open_client(
+        HOST, port, f"/websocket?channel_id={channel}", _count_stalled, read=False, state={"received": 0, "at": 0.0}
+    )
+    client.closed.add_done_callback(lambda _: client.state.setdefault("closed_at", time.time()))
+    return client
+
+
+async def _stalled_outcome(client: LeanClient, events: int, timeout: float = 20) -> tuple[int | str | None, float]:
+    """Once a stalled subscriber reads again: its close code (None for a drop without a close frame) and
+    when it saw the close, or "still open" and NaN if it read every message and then nothing for a second,
+    or was not closed within ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    state = client.state
+    while not client.closed.done() and time.time() < deadline:
+        if state["received"] >= events and time.time() - state["at"] > 1:
+            break
+        await asyncio.wait({client.closed}, timeout=0.05)
+    if client.closed.done():
+        return client.closed.result(), state.get("closed_at", time.time())
+    return "still open", float("nan")
+
 
 async def fanout_subscribers(
-    port: int, count: int, events: int, channel: str, slow: int, results: Any, go: Any
+    port: int, count: int, events: int, channel: str, slow: int, hold: float, results: Any, go: Any
 ) -> dict[str, Any]:
+    """``count`` subscribers reading every message, plus ``slow`` that stop reading after their connection
+    event and read again once the others are done and ``hold`` seconds have passed (STALL_MAX at most);
+    subscribers the server closes are counted, with their close codes, and are no longer waited for."""
     received = [0] * count
     last = [-1] * count
     duplicates = [0]
@@ -205,7 +257,9 @@ async def fanout_subscribers(
     latencies: list[float] = []
     first_last = [float("inf"), 0.0]
     complete = asyncio.Event()
-    done_count = [0]
+    done_count = [0]  # subscribers with every message, or closed by the server before that
+    closed: dict[int, int | None] = {}  # slot -> close code, for the subscribers the server closed
+    ending = [False]  # set when this worker closes its subscribers itself
     clients: list[LeanClient] = []
 
     def on_text(client: LeanClient, payload: bytes) -> None:
@@ -216,7 +270,9 @@ async def fanout_subscribers(
             return
         now = time.time()
         message = orjson.loads(payload)
-        seq = message["seq"]
+        seq = message.get("seq") if isinstance(message, dict) else None
+        if seq is None:  # not a channel message (an error or a notice before a close)
+            return
         if seq <= last[index]:
             duplicates[0] += 1
         elif seq != last[index] + 1:
@@ -228,38 +284,57 @@ async def fanout_subscribers(
         first_last[0] = min(first_last[0], now)
         first_last[1] = now
         if received[index] == events:
-            done_count[0] += 1
-            if done_count[0] == count:
-                complete.set()
+            finished()
+
+    def finished() -> None:
+        done_count[0] += 1
+        if done_count[0] == count:
+            complete.set()
+
+    def on_close(slot: int, future: asyncio.Future[int | None]) -> None:
+        if ending[0]:
+            return
+        closed[slot] = future.result()
+        if received[slot] < events:  # it will get no more: stop waiting for it
+            finished()
 
     semaphore = asyncio.Semaphore(100)
 
     async def connect(slot: int) -> None:
         async with semaphore:
             client = await open_client(HOST, port, f"/websocket?channel_id={channel}", on_text, state={"slot": slot})
+            client.closed.add_done_callback(lambda future: on_close(slot, future))
             clients.append(client)
 
     await asyncio.gather(*(connect(i) for i in range(count)))
-    slow_clients = [
-        await open_client(HOST, port, f"/websocket?channel_id={channel}", lambda c, p: None, read=False)
-        for _ in range(slow)
-    ]
+    slow_clients = [await _open_stalled(port, channel) for _ in range(slow)]
+    deadline = time.time() + 60
     while sum(1 for c in clients if "index" in c.state) < count:
+        if time.time() > deadline:
+            raise RuntimeError("subscribers did not all get their connection event")
         await asyncio.sleep(0.01)
     results.put(("ready", count))
     cpu_start = await _wait_go(go)
-    with contextlib.suppress(asyncio.TimeoutError):  # what did not arrive counts as lost
-        await asyncio.wait_for(complete.wait(), timeout=120)
-    cpu = cpu_now() - cpu_start
-    slow_codes = []
+    go_at = time.time()
+    # What did not arrive counts as lost. The stalled subscribers read again when the others are done and
+    # ``hold`` seconds have passed, or after STALL_MAX seconds at most, and then expect the server's close
+    # behind what was buffered for them.
+    healthy = asyncio.ensure_future(_until(complete, lambda: first_last[1]))
+    await asyncio.wait({healthy}, timeout=STALL_MAX)
+    if slow_clients:
+        await asyncio.sleep(max(0.0, go_at + min(hold, STALL_MAX) - time.time()))
+    resumed_at = time.time()
     for client in slow_clients:
-        client.resume()  # read what was buffered, then expect the server's close
-        try:
-            slow_codes.append(await asyncio.wait_for(client.closed, timeout=20))
-        except asyncio.TimeoutError:
-            slow_codes.append("still open")
+        client.resume()
+    await healthy
+    cpu = cpu_now() - cpu_start
+    slow_outcomes = await asyncio.gather(*(_stalled_outcome(client, events) for client in slow_clients))
+    ending[0] = True
     for client in clients + slow_clients:
         client.close()
+    codes: dict[str, int] = {}
+    for code in closed.values():
+        codes[str(code)] = codes.get(str(code), 0) + 1
     return {
         "received": sum(received),
         "duplicates": duplicates[0],
@@ -267,27 +342,78 @@ async def fanout_subscribers(
         "latencies": latencies,
         "first": first_last[0],
         "last": first_last[1],
-        "slow_close_codes": slow_codes,
+        "closed": len(closed),
+        "close_codes": codes,
+        "complete": sum(1 for n in received if n >= events),
+        "slow_close_codes": [code for code, _ in slow_outcomes],
+        "slow_closed_at": [at for _, at in slow_outcomes],
+        "slow_received": [client.state["received"] for client in slow_clients],
+        "slow_resumed_at": [resumed_at for _ in slow_clients],
         "cpu": cpu,
     }
 
 
-async def publish(port: int, events: int, channel: str, payload: int, rate: float | None = None) -> float:
-    """Publish ``events`` channel events, as fast as the server reads them or at ``rate`` per second."""
+async def _drained(client: LeanClient, timeout: float) -> bool:
+    """Wait until ``client`` may write again; False if its connection closed first or ``timeout`` passed."""
+    drain = asyncio.ensure_future(client.drain())
+    either: set[asyncio.Future[Any]] = {drain, client.closed}
+    await asyncio.wait(either, timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED)
+    writable = drain.done() and not client.closed.done()
+    drain.cancel()
+    return writable
+
+
+async def publish(
+    port: int, events: int, channel: str, payload: int, rate: float | None = None, limit: float = 240
+) -> tuple[LeanClient, float, int]:
+    """Publish ``events`` channel events, as fast as the server reads them or at ``rate`` per second.
+
+    Returns the publisher, still open, when the first event was sent and how many were sent: fewer if the
+    server closed the publisher or did not take them all within ``limit`` seconds.
+    """
     publisher = await open_client(HOST, port, "/websocket", lambda c, p: None)
     pad = "x" * payload
     start = time.time()
+    deadline = start + limit
+    sent = 0
     for seq in range(events):
         event = {"type": "channel", "channel_ids": [channel], "data": {"seq": seq, "t": time.time(), "pad": pad}}
-        publisher.send_text(orjson.dumps(event))
-        await publisher.drain()
+        try:
+            publisher.send_text(orjson.dumps(event))
+        except InvalidState:  # the server is closing the publisher
+            break
+        sent += 1
+        if not await _drained(publisher, deadline - time.time()):
+            break
         if rate is not None:
             ahead = start + (seq + 1) / rate - time.time()
             if ahead > 0:
                 await asyncio.sleep(ahead)
-    await publisher.flushed()
-    publisher.close()
-    return start
+    if not publisher.closed.done():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(publisher.flushed(), max(deadline - time.time(), 1))
+    return publisher, start, sent
+
+
+async def publish_until(
+    finish: Callable[[], list[dict[str, Any]]],
+    port: int,
+    events: int,
+    channel: str,
+    payload: int,
+    rate: float | None = None,
+) -> tuple[float, int, list[dict[str, Any]]]:
+    """Publish, then stay connected (reading, answering pings) until ``finish()`` returns, then close.
+
+    What the publisher has flushed may still wait, unread, in the server's socket buffers: closed
+    sooner, its socket would answer the server's next ping with a reset, which drops that data.
+    """
+    publisher, start, sent = await publish(port, events, channel, payload, rate)
+    try:
+        done = await asyncio.get_running_loop().run_in_executor(None, finish)
+    finally:
+        publisher.close()
+    return start, sent, done
 
 
 def fanout(
@@ -298,21 +424,28 @@ def fanout(
     payload: int = 0,
     slow: int = 0,
     rate: float | None = None,
+    hold: float = 0,
 ) -> dict[str, Any]:
+    """``subscribers`` on one channel (and ``slow`` stalled ones, which stay stalled ``hold`` seconds at
+    least) and one publisher sending them ``events`` messages of ``payload`` bytes."""
     channel = "bench-room"
     shares = split(subscribers, processes)
     workers = Workers(
-        fanout_subscribers, [(server.port, n, events, channel, slow if i == 0 else 0) for i, n in enumerate(shares)]
+        fanout_subscribers,
+        [(server.port, n, events, channel, slow if i == 0 else 0, hold) for i, n in enumerate(shares)],
     )
     workers.start()
     rss_before = server.memory()
     cpu_before, wall_before = server.cpu(), time.time()
     workers.go.set()
-    start = asyncio.run(publish(server.port, events, channel, payload, rate))
-    done = workers.finish()
+    start, published, done = asyncio.run(publish_until(workers.finish, server.port, events, channel, payload, rate))
     cpu, wall = server.cpu() - cpu_before, time.time() - wall_before
     received = sum(d["received"] for d in done)
     last = max(d["last"] for d in done)
+    codes: dict[str, int] = {}
+    for d in done:
+        for code, n in d["close_codes"].items():
+            codes[code] = codes.get(code, 0) + n
     latencies = [x for d in done for x in d["latencies"]]
     expected = subscribers * events
     return {
@@ -327,7 +460,33 @@ def fanout(
         "load_cpu_pct_per_process": 100 * sum(d["cpu"] for d in done) / processes / wall,
         "server_rss_growth_mb": (server.memory() - rss_before) / 2**20,
         "slow_close_codes": [c for d in done for c in d["slow_close_codes"]],
+        # below: not in the fanout table (FANOUT_FIGURES); the slow and flood scenarios report some
+        "published": published,
+        "closed_by_server": sum(d["closed"] for d in done),
+        "close_codes": codes,
+        "complete": sum(d["complete"] for d in done),
+        "seconds": last - start if last > start else float("nan"),
+        "run_s": wall,
+        # when the stalled subscribers saw their close and read again, from the first publish
+        "slow_close_seen_s": [round(at - start, 1) for d in done for at in d["slow_closed_at"]],
+        "slow_read_again_s": [round(at - start, 1) for d in done for at in d["slow_resumed_at"]],
+        "slow_received": [n for d in done for n in d["slow_received"]],
     }
+
+
+FANOUT_FIGURES = (
+    "delivered_per_s",
+    "delivered",
+    "loss",
+    "duplicates",
+    "reordered",
+    "p50_ms",
+    "p99_ms",
+    "server_cpu_pct",
+    "load_cpu_pct_per_process",
+    "server_rss_growth_mb",
+    "slow_close_codes",
+)
 
 
 # -- scenario: walker round trips ----------------------------------------------------------------
@@ -462,6 +621,7 @@ SIZES = {
         "connect": 2000,
         "idle10k": 10000,
         "slow": (50, 5000, 8192, 1000),
+        "flood": (200, 3000, 8192),
     },
     "quick": {
         "fanout": (100, 50),
@@ -469,6 +629,7 @@ SIZES = {
         "connect": 200,
         "idle10k": 1000,
         "slow": (20, 3000, 8192, 1000),
+        "flood": (50, 3000, 8192),
     },
 }
 
@@ -476,7 +637,8 @@ SIZES = {
 def scenario(name: str, server: ServerProcess, size: dict[str, Any], processes: int) -> dict[str, Any]:
     if name == "fanout":
         subscribers, events = size["fanout"]
-        return fanout(server, subscribers, events, processes)
+        figures = fanout(server, subscribers, events, processes)
+        return {key: figures[key] for key in FANOUT_FIGURES}
     if name == "walkers":
         clients, calls = size["walkers"]
         return walkers(server, clients, calls, processes)
@@ -498,7 +660,44 @@ def scenario(name: str, server: ServerProcess, size: dict[str, Any], processes: 
             "server_rss_growth_mb": with_slow["server_rss_growth_mb"],
             "server_peak_rss_mb": server.memory("VmHWM") / 2**20,
         }
+    if name == "flood":
+        subscribers, events, payload = size["flood"]
+        return flood(server, subscribers, events, payload, processes)
     raise ValueError(name)
+
+
+# The flood's stalled subscriber stays stalled this long at least: past jacws's slow-consumer grace (5 s),
+# so that it is closed before it reads again even when the others are done sooner.
+FLOOD_HOLD = 10.0
+
+
+def flood(server: ServerProcess, subscribers: int, events: int, payload: int, processes: int) -> dict[str, Any]:
+    """A publisher sending ``events`` messages of ``payload`` bytes as fast as the server reads them (no
+    pacing) to ``subscribers`` that read everything and one more that stops reading after connecting.
+
+    A well-behaved server closes none of the reading subscribers (``healthy_closed``), delivers them every
+    message (``healthy_complete`` all, ``healthy_loss`` 0) and closes the stalled one (1008 for jacws).
+    The stalled subscriber sees its close only once it reads again (``slow_read_again_s`` after the
+    first publish: when the others are done and FLOOD_HOLD seconds have passed, STALL_MAX at most), so
+    ``slow_close_seen_s`` is an upper bound on when the server closed it.
+    """
+    run = fanout(server, subscribers, events, processes, payload, slow=1, hold=FLOOD_HOLD)
+    return {
+        "healthy_closed": run["closed_by_server"],
+        "healthy_close_codes": run["close_codes"],
+        "healthy_complete": run["complete"],
+        "healthy_loss": run["loss"],
+        "published": run["published"],
+        "delivered_per_s": run["delivered_per_s"],
+        "seconds": run["seconds"],
+        "run_s": run["run_s"],
+        "slow_close_codes": run["slow_close_codes"],
+        "slow_close_seen_s": run["slow_close_seen_s"],
+        "slow_read_again_s": run["slow_read_again_s"],
+        "slow_received": run["slow_received"],
+        "server_cpu_pct": run["server_cpu_pct"],
+        "server_peak_rss_mb": server.memory("VmHWM") / 2**20,
+    }
 
 
 def show(name: str, base: dict[str, Any], ours: dict[str, Any]) -> None:
@@ -515,7 +714,7 @@ def show(name: str, base: dict[str, Any], ours: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="fanout,walkers,connect,idle10k,slow")
+    parser.add_argument("--only", default="fanout,walkers,connect,idle10k,slow,flood")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--servers", default="baseline,jacws")

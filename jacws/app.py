@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .auth import Claims, PasswordHasher, RevocationCache, TokenIssuer, bearer_token, is_valid_email
+from .bodylimit import BodyLimit
 from .errors import ClientError, InvalidEvent, InvalidToken, UnknownWalker, UserExists
 from .graph import GraphSession
 from .hub import Connection, Hub, HubNotifier
@@ -187,18 +188,30 @@ SET_RECEIVER = "jacws.set_receiver"
 ABORT = "jacws.abort"
 """The ASGI scope extension of jacws's uvicorn protocol: drop the TCP connection at once."""
 
+HOLD = "jacws.hold"
+"""The ASGI scope extension of jacws's uvicorn protocol: stop reading the socket for some seconds."""
+
 
 class _SocketTransport:
     """The hub's :class:`~jacws.hub.Transport` over a raw ASGI websocket ``send``."""
 
-    __slots__ = ("_send", "abort", "send_nowait")
+    __slots__ = ("_send", "abort", "held_until", "hold", "send_nowait")
 
     def __init__(
-        self, send: Send, send_nowait: Callable[[bytes], bool] | None, abort: Callable[[], None] | None
+        self,
+        send: Send,
+        send_nowait: Callable[[bytes], bool] | None,
+        abort: Callable[[], None] | None,
+        hold: Callable[[float], None] | None,
     ) -> None:
         self._send = send
         self.send_nowait = send_nowait
         self.abort = abort
+        self.held_until = 0.0  # (plain ASGI: the endpoint's receive loop waits until then)
+        self.hold: Callable[[float], None] | None = hold or self._hold_in_loop
+
+    def _hold_in_loop(self, seconds: float) -> None:
+        self.held_until = max(self.held_until, time.monotonic() + seconds)
 
     async def send(self, data: bytes) -> None:
         await self._send({"type": "websocket.send", "text": data.decode()})
@@ -245,8 +258,12 @@ class _WebSocketEndpoint:
         set_receiver = extensions.get(SET_RECEIVER)
         if set_receiver is not None:  # messages then skip the receive queue; receive() reports the end
             set_receiver(lambda frame: handle(conn, frame))
+        transport = conn.transport
         try:
             while True:
+                if isinstance(transport, _SocketTransport) and transport.held_until:  # a publisher over its budget
+                    await asyncio.sleep(max(0.0, transport.held_until - time.monotonic()))
+                    transport.held_until = 0.0
                 message = await receive()
                 if message["type"] == "websocket.receive":
                     text = message.get("text")
@@ -270,7 +287,7 @@ class _WebSocketEndpoint:
         claims = self.runtime.claims_or_none(header) if header else None
         await send({"type": "websocket.accept"})
         extensions = scope.get("extensions") or {}
-        transport = _SocketTransport(send, extensions.get(SEND_NOWAIT), extensions.get(ABORT))
+        transport = _SocketTransport(send, extensions.get(SEND_NOWAIT), extensions.get(ABORT), extensions.get(HOLD))
         return hub.connect(transport, claims, channel_id, trace)
 
 
@@ -291,10 +308,13 @@ class JacWSApp:
         self.runtime = runtime
         self.api = api
         self.socket = _WebSocketEndpoint(runtime)
+        self._limited = BodyLimit(api, runtime.settings.limits.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/websocket":
             await self.socket(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._limited(scope, receive, send)
         else:
             await self.api(scope, receive, send)
 

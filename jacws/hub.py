@@ -69,11 +69,13 @@ class Transport(Protocol):
     ``send_nowait`` is the fast path: write one text frame at once if the socket can take
     it without waiting, and say whether it did; None where the server offers no such path.
     ``abort`` drops the TCP connection at once (for a peer that will not read our close
-    frame); None where the server offers no such thing.
+    frame); None where the server offers no such thing. ``hold(seconds)`` stops reading the
+    socket for that long (a publisher over its budget); None where it cannot.
     """
 
     send_nowait: Callable[[bytes], bool] | None
     abort: Callable[[], None] | None
+    hold: Callable[[float], None] | None
 
     async def send(self, data: bytes) -> None:
         """Send one text frame (UTF-8 JSON); may wait while the peer is not reading."""
@@ -96,6 +98,19 @@ class Limits:
     ``max_queued_walkers`` caps one connection's walker events waiting to run (``rate_limited``);
     ``close_timeout`` is how long a close frame may wait for a peer that does not read
     before the connection is dropped.
+
+    Floods and slow readers: what a connection's ``user``, ``channel`` and ``client`` events leave
+    waiting in their recipients' backlogs (bytes times the recipients that could not take them at
+    once) is counted against ``publish_bytes_per_second`` (with ``publish_burst_bytes`` at once);
+    past it, the server stops reading that socket until the budget refills, so a flooder is slowed
+    and nothing is dropped, while traffic that readers keep up with costs nothing. A socket whose backlog passes
+    ``max_backlog_messages`` or ``max_backlog_bytes`` is closed with 1008 only when nothing of it has
+    been written for ``slow_consumer_seconds`` (a reader that keeps reading is never closed while a
+    burst drains), or at once past ``backlog_hard_bytes``.
+
+    HTTP requests (:mod:`jacws.httpguard`, :mod:`jacws.bodylimit`): ``max_body_bytes`` bounds a body
+    (``413``), ``max_header_bytes`` a request's headers (``431``), ``header_timeout`` the time they may
+    take to arrive (``408``); every TCP connection, HTTP or websocket, counts toward ``max_connections``.
     """
 
     max_frame_bytes: int = 1 << 20
@@ -109,6 +124,13 @@ class Limits:
     walker_timeout: float | None = 60.0
     max_queued_walkers: int = 100
     close_timeout: float = 3.0
+    publish_bytes_per_second: float = 32 << 20
+    publish_burst_bytes: int = 8 << 20
+    slow_consumer_seconds: float = 5.0
+    backlog_hard_bytes: int = 64 << 20
+    max_body_bytes: int = 1 << 20
+    max_header_bytes: int = 64 << 10
+    header_timeout: float = 10.0
 
 
 PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
@@ -140,6 +162,9 @@ class Connection:
         "_limited_since",
         "_outbox",
         "_outbox_bytes",
+        "_progress_at",
+        "_publish_allowance",
+        "_publish_at",
         "_timed_out",
         "_walker_events",
         "_walker_idle",
@@ -184,6 +209,9 @@ class Connection:
         self._last_frame = hub.clock()
         self._limited_since: float | None = None
         self._last_limited = 0.0
+        self._publish_allowance = float(hub.limits.publish_burst_bytes)
+        self._publish_at = self._last_frame
+        self._progress_at = self._last_frame  # when the backlog last moved (a frame written from it)
 
     @property
     def root_id(self) -> str:
@@ -216,16 +244,16 @@ class Connection:
             if send_nowait is not None and send_nowait(data):
                 return
         limits = self.hub.limits
-        if (
-            len(self._outbox) >= limits.max_backlog_messages
-            or self._outbox_bytes + len(data) > limits.max_backlog_bytes
-        ):
-            log.warning("closing slow consumer %s (backlog %d messages)", self.client_id, len(self._outbox))
-            self.close(CLOSE_POLICY, "slow consumer")
+        if self._outbox_bytes + len(data) > limits.backlog_hard_bytes:
+            self.hub.slow_consumer(self, f"backlog over {limits.backlog_hard_bytes} bytes")
             return
         self._outbox.append(data)
         self._outbox_bytes += len(data)
+        self.hub.queued_bytes += len(data)  # what a publisher is charged for: the backlog it causes
+        if len(self._outbox) > limits.max_backlog_messages or self._outbox_bytes > limits.max_backlog_bytes:
+            self.hub.backlogged.add(self)  # it must keep reading: the hub's watch closes it if it stops
         if self._writer is None:
+            self._progress_at = self.hub.clock()
             self._writer = asyncio.create_task(self._write(), name=f"jacws-writer-{self.client_id}")
 
     def admit(self) -> bool:
@@ -250,6 +278,22 @@ class Connection:
             self.close(CLOSE_POLICY, "rate limit exceeded")
         self._last_limited = now
         return False
+
+    def charge(self, queued: int) -> None:
+        """Count ``queued`` bytes (what this socket's message left waiting in its recipients' backlogs)
+        against its publish budget; over it, stop reading this socket until the budget refills (the
+        flooder waits; its readers drain; no one else waits)."""
+        limits = self.hub.limits
+        now = self.hub.clock()
+        rate = limits.publish_bytes_per_second
+        allowance = min(float(limits.publish_burst_bytes), self._publish_allowance + (now - self._publish_at) * rate)
+        self._publish_at = now
+        self._publish_allowance = allowance - queued
+        if self._publish_allowance < 0:
+            hold = self.transport.hold
+            if hold is not None:
+                self.hub.metrics.publishers_held += 1
+                hold(-self._publish_allowance / rate)
 
     def send_message(self, message: Any) -> None:
         """Serialise and queue one message for this connection only."""
@@ -287,11 +331,13 @@ class Connection:
     async def _write(self) -> None:
         outbox = self._outbox
         try:
+            clock = self.hub.clock
             while outbox:
                 data = outbox[0]
                 await self.transport.send(data)
                 outbox.popleft()
                 self._outbox_bytes -= len(data)
+                self._progress_at = clock()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -400,6 +446,9 @@ class Hub:
         self.handshakes = 0  # handshakes in progress, counted against max_connections
         self.running_walkers: dict[Connection, float] = {}  # when each connection's current walker started
         self._watchdog: asyncio.Task[None] | None = None
+        self.backlogged: set[Connection] = set()  # connections over a backlog limit, watched for progress
+        self.queued_bytes = 0  # bytes ever queued in backlogs (the difference around a delivery is its cost)
+        self._backlog_watch: asyncio.Task[None] | None = None
         self.by_root: dict[str, dict[str, Connection]] = {}
         self.by_channel: dict[str, dict[str, Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -417,6 +466,32 @@ class Hub:
         self._loop_thread = threading.get_ident()
         if self.limits.walker_timeout is not None and self._watchdog is None:
             self._watchdog = self._loop.create_task(self._watch_walkers(self.limits.walker_timeout))
+        if self._backlog_watch is None:
+            self._backlog_watch = self._loop.create_task(self._watch_backlogs())
+
+    async def _watch_backlogs(self) -> None:
+        # Every so often (a tenth of the grace, at most half a second): close the sockets over a backlog
+        # limit that have not taken a frame for slow_consumer_seconds; forget those back under it.
+        limits = self.limits
+        grace = limits.slow_consumer_seconds
+        period = min(0.5, max(0.02, grace / 10))
+        while True:
+            await asyncio.sleep(period)
+            if not self.backlogged:
+                continue
+            now = self.clock()
+            for conn in list(self.backlogged):
+                over = len(conn._outbox) > limits.max_backlog_messages or conn._outbox_bytes > limits.max_backlog_bytes
+                if conn.state is not ConnectionState.OPEN or not over:
+                    self.backlogged.discard(conn)
+                elif now - conn._progress_at > grace:
+                    self.slow_consumer(conn, f"nothing read for {grace:g} s")
+
+    def slow_consumer(self, conn: Connection, why: str) -> None:
+        """Close ``conn`` with 1008 "slow consumer" (its backlog is dropped)."""
+        self.backlogged.discard(conn)
+        log.warning("closing slow consumer %s (%s; backlog %d messages)", conn.client_id, why, len(conn._outbox))
+        conn.close(CLOSE_POLICY, "slow consumer")
 
     async def _watch_walkers(self, limit: float) -> None:
         # One timer for the whole server instead of one per walker call: every so often, stop
@@ -459,6 +534,7 @@ class Hub:
             self.traced -= 1
         _discard(self.by_root, conn.root_id, conn.client_id)
         _discard(self.by_channel, conn.channel_id, conn.client_id)
+        self.backlogged.discard(conn)
         conn._forget()
 
     def _set_claims(self, conn: Connection, claims: Claims | None) -> None:
@@ -506,9 +582,10 @@ class Hub:
         self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5
     ) -> None:
         """Close every connection with ``code`` and wait (up to ``timeout``) for the close frames."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        for task in (self._watchdog, self._backlog_watch):
+            if task is not None:
+                task.cancel()
+        self._watchdog = self._backlog_watch = None
         conns = list(self.connections.values())
         for conn in conns:
             conn.close(code, reason)
@@ -563,19 +640,25 @@ class Hub:
             self._check_policy(conn, event)
             if cause is not None:
                 self.cause = cause.with_route("channel", tuple(event.channel_ids))
+            before = self.queued_bytes
             self.deliver_channels(event.channel_ids, encode(event.data))
+            conn.charge(self.queued_bytes - before)
         elif isinstance(event, WalkerEvent):
             conn._queue_walker(event)
         elif isinstance(event, UserEvent):
             self._check_policy(conn, event)
             if cause is not None:
                 self.cause = cause.with_route("user", tuple(event.root_ids))
+            before = self.queued_bytes
             self.deliver_users(event.root_ids, encode(event.data))
+            conn.charge(self.queued_bytes - before)
         elif isinstance(event, ClientEvent):
             self._check_policy(conn, event)
             if cause is not None:
                 self.cause = cause.with_route("client", tuple(event.client_ids))
+            before = self.queued_bytes
             self.deliver_clients(event.client_ids, encode(event.data))
+            conn.charge(self.queued_bytes - before)
         elif isinstance(event, ConnectionEvent):
             if cause is not None:
                 self.cause = cause.with_route("connection")

@@ -37,7 +37,16 @@ def percentile(values: list[float], fraction: float) -> float | None:
 class Metrics:
     """Counters of one hub: messages in and out, walker runs and their durations."""
 
-    __slots__ = ("_clock", "_readings", "closes", "messages_in", "messages_out", "walker_runs", "walker_seconds")
+    __slots__ = (
+        "_clock",
+        "_readings",
+        "closes",
+        "messages_in",
+        "messages_out",
+        "publishers_held",
+        "walker_runs",
+        "walker_seconds",
+    )
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -46,6 +55,7 @@ class Metrics:
         self.walker_runs = 0
         self.walker_seconds: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.closes: dict[int, int] = {}
+        self.publishers_held = 0  # times a publisher over its budget was not read for a while
         self._readings: deque[tuple[float, int, int]] = deque([(clock(), 0, 0)], maxlen=64)
 
     def walker_ran(self, seconds: float) -> None:
@@ -93,6 +103,7 @@ class Metrics:
             "walker_p99_ms": None if p99 is None else round(p99 * 1000, 3),
             "largest_backlog": max(backlog_list, default=0),
             "closed_by_server": {str(code): n for code, n in sorted(self.closes.items())},
+            "publishers_held": self.publishers_held,
             "channel_count": len(channels),
             "channels": {channel: len(members) for channel, members in largest},
         }

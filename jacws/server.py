@@ -21,13 +21,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from .app import ABORT, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
+from .app import ABORT, HOLD, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
+from .httpguard import Slots, guarded_http
 from .hub import Hub
 from .load import Load
 from .proxy import browser_url
@@ -76,6 +78,8 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
     """
 
     _receiver: Callable[[str | bytes], None] | None = None
+    _release: asyncio.TimerHandle | None = None  # when a hold ends
+    _held_until = 0.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -91,10 +95,30 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
             extensions[SEND_NOWAIT] = self.send_nowait
             extensions[SET_RECEIVER] = self.set_receiver
             extensions[ABORT] = self.abort
+            extensions[HOLD] = self.hold
 
     def abort(self) -> None:
         """Drop the TCP connection now (a peer that does not even read our close frame)."""
         self.transport.abort()
+
+    def hold(self, seconds: float) -> None:
+        """Stop reading the socket for ``seconds`` (from now; a longer hold already set stands)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        if until <= self._held_until:
+            return
+        self._held_until = until
+        if self._release is None:
+            self.transport.pause_reading()
+        else:
+            self._release.cancel()
+        self._release = loop.call_at(until, self._resume)
+
+    def _resume(self) -> None:
+        self._release = None
+        self._held_until = 0.0
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def send_nowait(self, data: bytes) -> bool:
         """Write one text frame now if that needs no waiting; whether it was written.
@@ -164,15 +188,20 @@ class FastSendProtocol(WebSocketsSansIOProtocol):
 
 
 def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -> uvicorn.Config:
-    """uvicorn's configuration for jacws: httptools, the sans-I/O websockets, our frame limit.
+    """uvicorn's configuration for jacws: httptools behind our guard (connection slots, header limits),
+    the sans-I/O websockets, our frame limit.
 
     ``ws`` replaces jacws's websocket protocol class (the app then uses plain ASGI).
     """
+    limits = settings.limits
+    http = guarded_http(
+        HttpToolsProtocol, Slots(limits.max_connections), limits.max_header_bytes, limits.header_timeout
+    )
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        http="httptools",
+        http=http,
         ws=ws or FastSendProtocol,
         ws_max_size=settings.limits.max_frame_bytes,
         ws_per_message_deflate=False,

@@ -9,7 +9,7 @@ import orjson
 
 
 class RecordingTransport:
-    """A transport that records what is sent; ``hold()`` makes it stop "reading"."""
+    """A transport that records what is sent; ``stall()`` makes it stop "reading", ``holds`` what the hub held."""
 
     send_nowait = None  # the hub's queued path only; the fast path is tested over real sockets
     abort = None
@@ -20,8 +20,13 @@ class RecordingTransport:
         self._open = asyncio.Event()
         self._open.set()
         self.arrived = asyncio.Condition()
+        self.holds: list[float] = []
 
-    def hold(self) -> None:
+    def hold(self, seconds: float) -> None:
+        """The hub asks to stop reading this socket for ``seconds`` (a publisher over its budget)."""
+        self.holds.append(seconds)
+
+    def stall(self) -> None:
         self._open.clear()
 
     def release(self) -> None:

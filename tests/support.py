@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -96,3 +99,13 @@ def run_in_thread(fn: Any, *args: Any) -> threading.Thread:
     thread = threading.Thread(target=fn, args=args, daemon=True)
     thread.start()
     return thread
+
+
+def rss() -> int:
+    """This process's resident memory after a collection, with freed memory handed back to the OS."""
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed pages otherwise; RSS would show them as "used"
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")

@@ -12,7 +12,7 @@ import pytest
 from fakes import RecordingTransport
 
 from jacws.auth import Claims, bearer_token
-from jacws.hub import Connection, Hub, Limits, PublishPolicy
+from jacws.hub import Connection, ConnectionState, Hub, Limits, PublishPolicy
 from jacws.protocol import PUBLIC_ROOT_ID, ChannelEvent, ClientEvent, UserEvent
 from jacws.store import SQLiteStore
 
@@ -60,7 +60,7 @@ def test_fan_out_enqueues_to_everyone_even_when_one_transport_is_stuck() -> None
         hub = make_hub()
         stuck, stuck_transport = connect(hub, "room")
         await stuck_transport.wait_for(1)
-        stuck_transport.hold()
+        stuck_transport.stall()
         others = [connect(hub, "room") for _ in range(3)]
         sender, _ = connect(hub)
         for n in range(10):
@@ -73,13 +73,13 @@ def test_fan_out_enqueues_to_everyone_even_when_one_transport_is_stuck() -> None
     run(scenario)
 
 
-def test_a_connection_over_its_backlog_is_closed_with_1008_and_others_get_everything() -> None:
+def test_a_connection_over_its_backlog_that_reads_nothing_is_closed_with_1008_and_others_get_everything() -> None:
     async def scenario() -> None:
-        hub = make_hub(Limits(max_backlog_messages=5))
+        hub = make_hub(Limits(max_backlog_messages=5, slow_consumer_seconds=0.2))
         slow, slow_transport = connect(hub, "room")
         _, fast_transport = connect(hub, "room")
         await slow_transport.wait_for(1)
-        slow_transport.hold()
+        slow_transport.stall()
         for n in range(20):
             hub.deliver_channels(["room"], frame({"n": n}))
             await asyncio.sleep(0)  # let the fast writer drain as a real socket would
@@ -93,13 +93,64 @@ def test_a_connection_over_its_backlog_is_closed_with_1008_and_others_get_everyt
 
 def test_byte_backlog_limit_closes_too() -> None:
     async def scenario() -> None:
-        hub = make_hub(Limits(max_backlog_bytes=1000))
+        hub = make_hub(Limits(max_backlog_bytes=1000, slow_consumer_seconds=0.2))
         _, transport = connect(hub, "room")
         await transport.wait_for(1)
-        transport.hold()
+        transport.stall()
         hub.deliver_channels(["room"], frame({"pad": "x" * 600}))
         hub.deliver_channels(["room"], frame({"pad": "y" * 600}))
         assert await transport.wait_closed() == (1008, "slow consumer")
+
+    run(scenario)
+
+
+def test_a_reader_over_its_backlog_that_keeps_reading_is_not_closed() -> None:
+    async def scenario() -> None:
+        hub = make_hub(Limits(max_backlog_messages=5, slow_consumer_seconds=0.2))
+        reader, transport = connect(hub, "room")
+        await transport.wait_for(1)
+        transport.stall()
+        for n in range(50):  # a burst: ten times its backlog limit
+            hub.deliver_channels(["room"], frame({"n": n}))
+        assert reader in hub.backlogged
+        for count in range(2, 52):  # it reads on, slowly: a frame every 20 ms, five times the grace period in all
+            await asyncio.sleep(0.02)
+            transport.release()
+            await transport.wait_for(count)
+            transport.stall()
+        assert reader.state is ConnectionState.OPEN and [m["n"] for m in transport.sent[1:]] == list(range(50))
+        assert reader not in hub.backlogged or reader.backlog <= 5
+
+    run(scenario)
+
+
+def test_past_the_hard_byte_cap_a_socket_is_closed_at_once() -> None:
+    async def scenario() -> None:
+        hub = make_hub(Limits(backlog_hard_bytes=1000))
+        _, transport = connect(hub, "room")
+        await transport.wait_for(1)
+        transport.stall()
+        hub.deliver_channels(["room"], frame({"pad": "x" * 600}))
+        hub.deliver_channels(["room"], frame({"pad": "y" * 600}))
+        assert await transport.wait_closed(timeout=0.5) == (1008, "slow consumer")
+
+    run(scenario)
+
+
+def test_a_publisher_pays_for_the_backlog_it_causes_and_is_held_past_its_budget() -> None:
+    async def scenario() -> None:
+        hub = make_hub(Limits(publish_burst_bytes=10_000, publish_bytes_per_second=100_000))
+        readers = [connect(hub, "room") for _ in range(4)]
+        for _, transport in readers:
+            await transport.wait_for(1)
+            transport.stall()  # none of them takes anything now: all of it waits in their backlogs
+        sender, sender_transport = connect(hub)
+        event = {"type": "channel", "channel_ids": ["room"], "data": {"pad": "x" * 990}}  # 1000 bytes x 4
+        hub.handle_frame(sender, frame(event))
+        hub.handle_frame(sender, frame(event))
+        assert sender_transport.holds == []  # 8,000 of its 10,000 bytes
+        hub.handle_frame(sender, frame(event))
+        assert len(sender_transport.holds) == 1 and 0.015 < sender_transport.holds[0] < 0.025  # 2,000 short
 
     run(scenario)
 

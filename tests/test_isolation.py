@@ -21,7 +21,7 @@ PAYLOAD = "x" * 50_000
 
 @pytest.fixture(scope="module")
 def strict_server() -> Iterator[Server]:
-    srv = Server(Settings(port=0).with_changes(max_backlog_messages=100)).start()
+    srv = Server(Settings(port=0).with_changes(max_backlog_messages=100, slow_consumer_seconds=1.0)).start()
     yield srv
     srv.stop()
 
@@ -59,6 +59,7 @@ def test_many_blocking_sync_walkers_do_not_block_the_server(server: Server) -> N
 
 def test_a_client_that_never_reads_is_closed_with_1008_and_the_others_get_every_message(strict_server: Server) -> None:
     url = strict_server.ws_url
+    closed_before = strict_server.metrics()["closed_by_server"].get("1008", 0)
     slow = WS(url, channel_id="flood", max_size=None)
     healthy = [WS(url, channel_id="flood", max_size=None) for _ in range(2)]
     progress = [0, 0]
@@ -85,6 +86,10 @@ def test_a_client_that_never_reads_is_closed_with_1008_and_the_others_get_every_
     for reader in readers:
         reader.join(TIMEOUT)
     assert received == [list(range(MESSAGES))] * 2
+    deadline = time.monotonic() + TIMEOUT  # it has read nothing for the grace period: the server closes it
+    while strict_server.metrics()["closed_by_server"].get("1008", 0) <= closed_before:
+        assert time.monotonic() < deadline, strict_server.metrics()
+        time.sleep(0.05)
 
     got = 0
     with pytest.raises(ConnectionClosed):

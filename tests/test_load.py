@@ -89,7 +89,7 @@ def test_a_load_fans_out_with_live_numbers_and_loses_nothing() -> None:
 
 
 def test_a_slow_consumer_is_closed_with_1008_while_the_others_get_everything() -> None:
-    with Server(Settings(port=0).with_changes(max_backlog_messages=100)) as server:
+    with Server(Settings(port=0).with_changes(max_backlog_messages=100, slow_consumer_seconds=1)) as server:
         load = server.load(clients=10, channel_id="slow", rate=200, seconds=6, payload=8000, slow=1)
         final = load.wait(timeout=60)
         assert server.metrics()["closed_by_server"] == {"1008": 1}

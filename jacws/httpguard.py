@@ -1,0 +1,281 @@
+"""The first protocol of every TCP connection: a slot, bounded request headers, then uvicorn's HTTP protocol.
+
+uvicorn reads whatever headers a client sends, for as long as it takes, and counts no connection
+until it is a websocket. :func:`guarded_http` wraps the HTTP protocol class uvicorn would use
+(handed to uvicorn as its ``http`` protocol class, a documented option):
+
+- every connection takes a slot of :class:`Slots` when it opens and gives it back when it closes,
+  HTTP and websocket alike; with none free, it is answered ``503`` and closed at once;
+- a request's headers must arrive within ``header_timeout`` seconds (``408`` and closed) and stay
+  under ``max_header_bytes`` (``431`` and closed).
+
+The wrapper watches requests with httptools' parser (only their starts and header ends), hands
+every byte on unchanged, and stands between uvicorn's protocols and the transport so that it sees
+the connection close even after the switch to a websocket. Nothing of uvicorn's is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar, cast
+
+import httptools
+
+__all__ = ["Slots", "guarded_http"]
+
+
+MAX_REFUSING = 64
+"""Connections turned away at once, each waiting for its request to be answered 503; more are closed unanswered."""
+
+REFUSAL_TIMEOUT = 2.0
+"""Seconds a turned-away connection has to send its request headers before it is closed."""
+
+
+class Slots:
+    """How many TCP connections a server holds open, and how many it may."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self.refusing = 0  # connections without a slot, waiting to be answered 503
+
+    def take(self) -> bool:
+        """Take a slot for a new connection; False when none is free."""
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def give(self) -> None:
+        """Give back the slot of a connection that closed."""
+        self.open -= 1
+
+
+def _response(status: str, code: str, error: str) -> bytes:
+    body = f'{{"error": "{error}", "code": "{code}"}}'.encode()
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+BUSY = _response("503 Service Unavailable", "unavailable", "the server is at its connection limit")
+SLOW = _response("408 Request Timeout", "request_timeout", "the request headers took too long")
+LARGE = _response("431 Request Header Fields Too Large", "headers_too_large", "the request headers are too large")
+
+
+class _Relay(asyncio.Transport):
+    """The transport uvicorn's protocols see: the real one, with protocol switches going through the guard."""
+
+    def __init__(self, transport: asyncio.Transport, guard: _Guard) -> None:
+        super().__init__()
+        self._transport = transport
+        self._guard = guard
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._transport.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._transport.writelines(list_of_data)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self._transport.write_eof()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._guard.switched(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._guard.inner
+
+
+class _Guard(asyncio.Protocol):
+    """One connection: its slot, the header clock and size of its requests, and the protocol it feeds."""
+
+    inner_class: ClassVar[type[asyncio.Protocol]]
+    slots: ClassVar[Slots]
+    max_header_bytes: ClassVar[int]
+    header_timeout: ClassVar[float]
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.inner: asyncio.BaseProtocol = self.inner_class(**kwargs)
+        self._transport: asyncio.Transport | None = None
+        self._parser: Any = httptools.HttpRequestParser(self)
+        self._in_headers = True  # a connection starts with a request's headers
+        self._header_bytes = 0
+        self._clock: asyncio.TimerHandle | None = None
+        self._holds_slot = False
+        self._refusing = False
+        self._ended = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # (uvloop's transports are not its subclasses)
+        if not self.slots.take():
+            # Answered once its request is in (a client that is still sending would miss an early answer),
+            # within a short time, and only for a few at once: past that, closed unanswered.
+            if self.slots.refusing >= MAX_REFUSING:
+                self._ended = True
+                self._transport.abort()
+                return
+            self.slots.refusing += 1
+            self._refusing = True
+            self._clock = asyncio.get_running_loop().call_later(REFUSAL_TIMEOUT, self._end, BUSY)
+            return
+        self._holds_slot = True
+        self._start_clock()
+        self.inner.connection_made(_Relay(self._transport, self))
+
+    def data_received(self, data: bytes) -> None:
+        if self._ended:
+            return
+        if self._refusing:
+            self._watch_refused(data)
+            return
+        parser = self._parser
+        if parser is not None:
+            try:
+                parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                self._stop_watching()  # a websocket from here on
+            except httptools.HttpParserError:
+                self._stop_watching()  # uvicorn's own parser answers 400
+            if self._in_headers and self._parser is not None:
+                self._header_bytes += len(data)
+                if self._header_bytes > self.max_header_bytes:
+                    self._end(LARGE)
+                    return
+        self.inner.data_received(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool | None:
+        if self._ended:
+            return None
+        return self.inner.eof_received()  # type: ignore[attr-defined, no-any-return]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_clock()
+        if self._refusing:
+            self._refusing = False
+            self.slots.refusing -= 1
+        if self._holds_slot:
+            self._holds_slot = False
+            self.slots.give()
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    # -- httptools' callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_headers = True
+        self._header_bytes = 0
+        if self._clock is None:
+            self._start_clock()
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._cancel_clock()
+        if self._refusing:
+            self._end(BUSY)
+
+    # -- the guard's own --------------------------------------------------------------------
+
+    def switched(self, protocol: asyncio.BaseProtocol) -> None:
+        """uvicorn switched the connection to ``protocol`` (a websocket): feed that from now on."""
+        self.inner = protocol
+        self._stop_watching()
+
+    def _watch_refused(self, data: bytes) -> None:
+        """A connection without a slot: read its request to its headers' end, then answer 503."""
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:  # a websocket handshake: its headers are in
+            self._end(BUSY)
+        except httptools.HttpParserError:
+            self._end(BUSY)
+        self._header_bytes += len(data)
+        if self._header_bytes > self.max_header_bytes and not self._ended:
+            self._end(LARGE)
+
+    def _stop_watching(self) -> None:
+        self._parser = None
+        self._in_headers = False
+        self._cancel_clock()
+
+    def _start_clock(self) -> None:
+        self._clock = asyncio.get_running_loop().call_later(self.header_timeout, self._too_slow)
+
+    def _cancel_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
+
+    def _too_slow(self) -> None:
+        self._clock = None
+        if self._in_headers and not self._ended:
+            self._end(SLOW)
+
+    def _end(self, response: bytes) -> None:
+        """Answer with ``response`` and close: the rest of what the client sends is not read."""
+        if self._ended:
+            return
+        self._ended = True
+        self._cancel_clock()
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(response)
+            transport.close()
+
+
+def guarded_http(
+    inner: type[asyncio.Protocol], slots: Slots, max_header_bytes: int, header_timeout: float
+) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class ``inner``, behind a guard with these slots and header limits."""
+    return type(
+        "GuardedHTTP",
+        (_Guard,),
+        {
+            "inner_class": inner,
+            "slots": slots,
+            "max_header_bytes": max_header_bytes,
+            "header_timeout": header_timeout,
+        },
+    )
