@@ -25,15 +25,25 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .auth import Claims, PasswordHasher, RevocationCache, TokenIssuer, bearer_token, is_valid_email
+from .auth import (
+    MAX_PASSWORD,
+    Claims,
+    PasswordHasher,
+    RevocationCache,
+    TokenIssuer,
+    bearer_token,
+    is_valid_email,
+    password_problem,
+)
 from .bodylimit import BodyLimit
-from .errors import ClientError, InvalidEvent, InvalidToken, UnknownWalker, UserExists
+from .errors import ClientError, InvalidEvent, InvalidToken, ServerBusy, UnknownWalker, UserExists
 from .graph import GraphSession
 from .hub import Connection, Hub, HubNotifier
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .relay import open_relay
 from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
+from .throttle import LoginThrottle
 from .trace import TRACE_HEADER, Cause, claim_trace
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
 
@@ -41,6 +51,13 @@ __all__ = ["ABORT", "SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "creat
 
 log = logging.getLogger("jacws")
 T = TypeVar("T")
+
+
+HASH_THREADS = 2
+"""Threads that hash and check passwords (argon2 is CPU-bound: about one per core)."""
+
+MAX_HASHING = 16
+"""Password hashes and checks running or waiting at once; more are answered 503 at once."""
 
 
 class Runtime:
@@ -63,9 +80,19 @@ class Runtime:
         self.tokens = TokenIssuer(secret, self.revocations, settings.token_lifetime)
         self.hasher = PasswordHasher()
         self.executor = ThreadPoolExecutor(settings.walker_threads, thread_name_prefix="jacws-walker")
-        # Password hashing and store calls get threads of their own: walkers that hog theirs
-        # (or outlive a timeout) cannot stall logins.
+        # Store calls for users and tokens get threads of their own, and password hashing others still,
+        # a bounded number of checks at once: walkers that hog theirs cannot stall logins, and a flood of
+        # logins cannot stall logout, revocation or walkers.
         self.auth_executor = ThreadPoolExecutor(4, thread_name_prefix="jacws-auth")
+        self.hash_executor = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="jacws-hash")
+        self._hashing = 0
+        limits = settings.limits
+        self.logins = LoginThrottle(
+            limits.login_free_failures,
+            limits.login_longest_wait,
+            limits.login_failures_per_address,
+            limits.login_window,
+        )
         self._closed = False
         self.relay = open_relay(settings.redis_url)
         self.hub = Hub(
@@ -120,6 +147,20 @@ class Runtime:
         """Run blocking ``fn(*args)`` (password hashing, store calls) off the loop, apart from walkers."""
         return await asyncio.get_running_loop().run_in_executor(self.auth_executor, fn, *args)
 
+    async def hashing(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a password hash or check ``fn(*args)`` on the hashing threads.
+
+        Raises:
+            ServerBusy: :data:`MAX_HASHING` checks are running or waiting already.
+        """
+        if self._hashing >= MAX_HASHING:
+            raise ServerBusy("the server is busy checking passwords; try again in a moment")
+        self._hashing += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.hash_executor, fn, *args)
+        finally:
+            self._hashing -= 1
+
     def close(self, wait: float = 0) -> None:
         """Drop queued work, wait up to ``wait`` seconds for running abilities, close the store (once).
 
@@ -129,7 +170,7 @@ class Runtime:
             return
         self._closed = True
         deadline = time.monotonic() + wait
-        for executor in (self.executor, self.auth_executor):
+        for executor in (self.executor, self.auth_executor, self.hash_executor):
             executor.shutdown(wait=False, cancel_futures=True)
             # ThreadPoolExecutor keeps its threads in _threads (stable since Python 3.2); it has
             # no public "join with a timeout".
@@ -155,8 +196,12 @@ def _static(name: str, media_type: str) -> Response:
     return Response((STATIC / name).read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
-def _json(status: int, content: Any) -> Response:
-    return Response(encode(content), status_code=status, media_type="application/json")
+def _json(status: int, content: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(encode(content), status_code=status, media_type="application/json", headers=headers)
+
+
+def _busy(busy: ServerBusy) -> Response:
+    return _json(503, {"error": str(busy), "code": "unavailable"}, {"retry-after": "1"})
 
 
 def _error(error: ClientError, kind: str = "error") -> Response:
@@ -340,14 +385,18 @@ def create_app(runtime: Runtime) -> JacWSApp:
             details = []
             if not is_valid_email(email):
                 details.append({"loc": ["email"], "msg": "must be an email address"})
-            if not isinstance(password, str) or not password:
-                details.append({"loc": ["password"], "msg": "must be a non-empty string"})
+            problem = password_problem(password)
+            if problem is not None:
+                details.append({"loc": ["password"], "msg": problem})
             if details:
                 raise InvalidEvent("invalid registration", details)
         except ClientError as error:
             return _error(error)
         assert isinstance(email, str) and isinstance(password, str)
-        password_hash = await runtime.in_thread(hasher.hash, password)
+        try:
+            password_hash = await runtime.hashing(hasher.hash, password)
+        except ServerBusy as busy:
+            return _busy(busy)
         try:
             await runtime.in_thread(store.create_user, email, password_hash)
         except UserExists:
@@ -364,14 +413,27 @@ def create_app(runtime: Runtime) -> JacWSApp:
         except ClientError as error:
             return _error(error)
         email, password = body.get("email"), body.get("password")
-        user = await runtime.in_thread(store.get_user_by_email, email) if isinstance(email, str) else None
-        # An unknown email still costs one hash check, so timing does not tell which emails exist.
-        password_hash = user.password_hash if user is not None else _dummy_hash()
-        verified = await runtime.in_thread(hasher.verify, password_hash, str(password))
-        if user is not None and isinstance(password, str) and verified:
+        account = email if isinstance(email, str) else ""
+        address = request.client.host if request.client is not None else ""
+        wait = runtime.logins.wait(account, address)
+        if wait:  # refused before any hashing: a flood of guesses costs nothing
+            refusal = {"error": f"too many failed logins: try again in {wait} s", "code": "rate_limited"}
+            return _json(429, refusal, {"retry-after": str(wait)})
+        user = await runtime.in_thread(store.get_user_by_email, email) if account else None
+        verified = False
+        if isinstance(password, str) and len(password) <= MAX_PASSWORD:
+            # An unknown email still costs one hash check, so timing does not tell which emails exist.
+            password_hash = user.password_hash if user is not None else _dummy_hash()
+            try:
+                verified = await runtime.hashing(hasher.verify, password_hash, password)
+            except ServerBusy as busy:
+                return _busy(busy)
+        if user is not None and verified:
+            runtime.logins.succeeded(account)
             token = tokens.issue(user.id, user.email, user.root_id)
             root_hex = user.root_id.removeprefix("n::")
             return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
+        runtime.logins.failed(account, address)
         return _json(
             400,
             {"message": "Invalid Email/Password!", "error": "invalid email or password", "code": "invalid_credentials"},

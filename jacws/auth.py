@@ -22,10 +22,17 @@ __all__ = [
     "TokenIssuer",
     "bearer_token",
     "is_valid_email",
+    "password_problem",
     "new_secret",
 ]
 
 ALGORITHM = "HS256"
+
+MIN_PASSWORD = 8
+"""Characters a password has at least."""
+
+MAX_PASSWORD = 1024
+"""Characters a password has at most (hashing longer ones would be work for nothing)."""
 _BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -38,6 +45,15 @@ def new_secret() -> str:
 def is_valid_email(email: object) -> bool:
     """Whether ``email`` looks like ``name@domain.tld`` (no further checks)."""
     return isinstance(email, str) and len(email) <= 320 and _EMAIL.fullmatch(email) is not None
+
+
+def password_problem(password: object) -> str | None:
+    """What is wrong with a new password, or None: a string of MIN_PASSWORD to MAX_PASSWORD characters."""
+    if not isinstance(password, str):
+        return "must be a string"
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        return f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+    return None
 
 
 def bearer_token(value: str | None) -> str | None:

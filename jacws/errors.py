@@ -15,6 +15,7 @@ The tree::
     │   └── InternalError          internal_error: a bug in jacws (logged; the connection stays open)
     ├── SpecsError                 a walker's ``__specs__`` is wrong (raised at class creation)
     ├── UserExists                 registering an email twice
+    ├── ServerBusy                 unavailable (HTTP 503): too many password checks at once
     ├── InvalidToken               a JWT that is malformed, expired, revoked or forged
     ├── InvalidTarget              a notify call named a malformed root id
     ├── NotInWalker                ``socket.notify_*`` called outside a running walker
@@ -41,6 +42,7 @@ __all__ = [
     "NotInWalker",
     "PortInUse",
     "RateLimited",
+    "ServerBusy",
     "ServerError",
     "SpecsError",
     "TooLarge",
@@ -148,6 +150,10 @@ class SpecsError(JacWSError, TypeError):
 
 class UserExists(JacWSError):
     """A user with this email is already registered."""
+
+
+class ServerBusy(JacWSError):
+    """Too much of one kind of work is waiting already (password checks): try again in a moment."""
 
 
 class InvalidToken(JacWSError):

@@ -108,6 +108,11 @@ class Limits:
     been written for ``slow_consumer_seconds`` (a reader that keeps reading is never closed while a
     burst drains), or at once past ``backlog_hard_bytes``.
 
+    Logins (:mod:`jacws.throttle`): after ``login_free_failures`` wrong passwords in a row an account
+    waits 1 s before its next try, twice as long after each further failure, ``login_longest_wait``
+    at most; an address with ``login_failures_per_address`` failures within ``login_window`` seconds
+    waits too (``429`` with ``Retry-After``).
+
     HTTP requests (:mod:`jacws.httpguard`, :mod:`jacws.bodylimit`): ``max_body_bytes`` bounds a body
     (``413``), ``max_header_bytes`` a request's headers (``431``), ``header_timeout`` the time they may
     take to arrive (``408``); every TCP connection, HTTP or websocket, counts toward ``max_connections``.
@@ -128,6 +133,10 @@ class Limits:
     publish_burst_bytes: int = 8 << 20
     slow_consumer_seconds: float = 5.0
     backlog_hard_bytes: int = 64 << 20
+    login_free_failures: int = 5
+    login_longest_wait: float = 900.0
+    login_failures_per_address: int = 30
+    login_window: float = 60.0
     max_body_bytes: int = 1 << 20
     max_header_bytes: int = 64 << 10
     header_timeout: float = 10.0

@@ -448,18 +448,20 @@ def test_no_error_message_carries_a_traceback_or_path(server: Server) -> None:
 
 def test_register_login_and_duplicate_and_malformed_registrations(server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
-        created = http.post("/user/register", json={"email": "dave@example.com", "password": "pw"})
+        created = http.post("/user/register", json={"email": "dave@example.com", "password": "dave-pass"})
         assert created.status_code == 201 and created.json() == {"message": "Successfully Registered!"}
-        assert http.post("/user/register", json={"email": "Dave@example.com", "password": "x"}).status_code == 409
-        assert http.post("/user/register", json={"email": "not-an-email", "password": "pw"}).status_code == 422
+        assert (
+            http.post("/user/register", json={"email": "Dave@example.com", "password": "other-pass"}).status_code == 409
+        )
+        assert http.post("/user/register", json={"email": "not-an-email", "password": "dave-pass"}).status_code == 422
         assert http.post("/user/register", json={"email": "e@example.com", "password": ""}).status_code == 422
-        login = http.post("/user/login", json={"email": "dave@example.com", "password": "pw"})
+        login = http.post("/user/login", json={"email": "dave@example.com", "password": "dave-pass"})
         body = login.json()
         assert login.status_code == 200 and body["user"]["email"] == "dave@example.com"
         assert len(body["user"]["root_id"]) == 24 and not body["user"]["root_id"].startswith("n::")
         wrong = http.post("/user/login", json={"email": "dave@example.com", "password": "nope"})
         assert wrong.status_code == 400 and wrong.json()["message"] == "Invalid Email/Password!"
-        unknown = http.post("/user/login", json={"email": "nobody@example.com", "password": "pw"})
+        unknown = http.post("/user/login", json={"email": "nobody@example.com", "password": "dave-pass"})
         assert unknown.status_code == 400
 
 

@@ -567,3 +567,89 @@ def test_under_a_flood_the_reader_that_stops_is_closed_within_ten_seconds_and_th
         assert closed_after is not None and closed_after < 10, server.metrics()["closed_by_server"]
     finally:
         server.stop()
+
+
+# -- logins: no brute force, no flood that delays logout ------------------------------------------
+
+
+def test_three_hundred_wrong_guesses_are_throttled_before_any_hashing() -> None:
+    server = start()
+    try:
+        register_and_login(server.url, "victim@example.com")
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            started = time.monotonic()
+            answers = [
+                http.post("/user/login", json={"email": "victim@example.com", "password": f"guess-{n}"})
+                for n in range(300)
+            ]
+            seconds = time.monotonic() - started
+            codes = [a.status_code for a in answers]
+            assert codes[:5] == [400] * 5 and set(codes[5:]) == {429}
+            throttled = answers[5]
+            assert throttled.json()["code"] == "rate_limited" and int(throttled.headers["retry-after"]) >= 1
+            assert seconds < 5 * 0.5 + 295 * 0.05  # five hash checks, then answers that cost no hashing
+            right = http.post("/user/login", json={"email": "victim@example.com", "password": "s3cret-pass"})
+            assert right.status_code == 429  # the account waits, whoever asks
+    finally:
+        server.stop()
+
+
+def test_a_flood_of_logins_from_many_addresses_never_delays_logout_and_the_token_dies_with_it() -> None:
+    server = start(**UNLIMITED)
+    try:
+        login = register_and_login(server.url, "leaving@example.com")
+        token = login["token"]
+
+        async def flood_and_logout() -> tuple[float, list[int]]:
+            clients = [
+                httpx.AsyncClient(
+                    base_url=server.url, timeout=30, transport=httpx.AsyncHTTPTransport(local_address=f"127.0.1.{n}")
+                )
+                for n in range(1, 65)
+            ]
+            try:
+                guesses = [
+                    asyncio.ensure_future(
+                        client.post(
+                            "/user/login", json={"email": f"nobody{n}@example.com", "password": "wrong-password"}
+                        )
+                    )
+                    for n, client in enumerate(clients)
+                ]
+                await asyncio.sleep(0.05)  # the flood is under way (this is a load, not a synchronisation)
+                async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+                    started = time.monotonic()
+                    out = await http.post("/user/logout", headers={"Authorization": f"Bearer {token}"})
+                    took = time.monotonic() - started
+                    assert out.status_code == 200
+                    refused = await http.post(
+                        "/walker/t_private_note", json={}, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert refused.status_code == 401
+                codes = [answer.status_code for answer in await asyncio.gather(*guesses)]
+                return took, codes
+            finally:
+                for client in clients:
+                    await client.aclose()
+
+        took, codes = asyncio.run(flood_and_logout())
+        assert took < 1.0, f"logout took {took:.2f} s during the flood"
+        assert set(codes) <= {400, 503} and 400 in codes  # checked, or turned away while the checks queue is full
+        with WS(server.ws_url, token=token) as ws:  # the socket does not take it either
+            assert ws.root_id == PUBLIC_ROOT_ID
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"), [("seven77", False), ("eight888", True), ("x" * 1025, False)], ids=["7", "8", "1025"]
+)
+def test_passwords_have_eight_to_1024_characters(server: Server, password: str, accepted: bool) -> None:
+    email = f"len{len(password)}@example.com"
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        answer = http.post("/user/register", json={"email": email, "password": password})
+    if accepted:
+        assert answer.status_code == 201
+    else:
+        assert answer.status_code == 422
+        assert answer.json()["detail"] == [{"loc": ["password"], "msg": "must be 8 to 1024 characters"}]

@@ -29,10 +29,14 @@ def test_a_user_registered_on_one_server_logs_in_on_the_other(pair: tuple[Server
     a, b = pair
     with httpx.Client(timeout=TIMEOUT) as http:
         assert (
-            http.post(a.url + "/user/register", json={"email": "pg@example.com", "password": "pw"}).status_code == 201
+            http.post(a.url + "/user/register", json={"email": "pg@example.com", "password": "pg-password"}).status_code
+            == 201
         )
-        assert http.post(b.url + "/user/register", json={"email": "pg@example.com", "password": "x"}).status_code == 409
-        login = http.post(b.url + "/user/login", json={"email": "pg@example.com", "password": "pw"})
+        assert (
+            http.post(b.url + "/user/register", json={"email": "pg@example.com", "password": "other-pass"}).status_code
+            == 409
+        )
+        login = http.post(b.url + "/user/login", json={"email": "pg@example.com", "password": "pg-password"})
     assert login.status_code == 200
     with WS(a.ws_url, token=login.json()["token"]) as ws:
         assert ws.root_id == "n::" + login.json()["user"]["root_id"]
