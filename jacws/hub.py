@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import threading
 import time
@@ -706,7 +707,10 @@ class Hub:
             notifier = HubNotifier(self, conn, cause)
             started = self.clock()
             try:
-                reports = await run_walker(cls, event.context, session, notifier, self.executor, event.node)
+                walked = functools.partial(self.running_walkers.pop, conn, None)  # the watchdog stops timing it
+                reports = await run_walker(
+                    cls, event.context, session, notifier, self.executor, event.node, on_walked=walked
+                )
             finally:
                 notifier.active = False  # an ability still running after a timeout notifies no one
                 self.metrics.walker_ran(self.clock() - started)

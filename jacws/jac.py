@@ -67,6 +67,36 @@ class JacLoadError(JacWSError):
     """A Jac file does not compile or import."""
 
 
+class CommitGate:
+    """Between a Jac walk and its commit: the Jac thread says the walk is over, then waits to be told to commit.
+
+    The event loop's side times the walk only: a walk over in time is committed (``go``), one stopped by
+    the time limit is not (``abandoned``), whatever the timing of jaclang's own commit at the end of a spawn.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, walked: asyncio.Future[None]) -> None:
+        self.go = threading.Event()
+        self.abandoned = threading.Event()
+        self._loop = loop
+        self._walked = walked
+        self._told = False
+
+    def proceed(self) -> bool:
+        """(The Jac thread) the walk is over: wait for the verdict; whether to commit."""
+        if not self._told:
+            self._told = True
+            self._loop.call_soon_threadsafe(_settle, self._walked)
+        while not self.go.wait(0.05):
+            if self.abandoned.is_set():
+                return False
+        return True
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class WalkerAbandoned(Exception):
     """Nobody waits for this run any more (time limit, server stop): its changes are dropped."""
 
@@ -237,17 +267,18 @@ class JacGraph:
         self._context_class = ExecutionContext
         self.context = ExecutionContext(base_path_dir=base_path or _MEMORY, full_target_path=target or "memory.jac")
         self._jac = jac
-        self._abandoned: threading.Event | None = None
-        # jaclang commits when the outermost spawn ends; a run abandoned by then must not.
+        self._gate: CommitGate | None = None
+        # jaclang commits when the outermost spawn ends: only a walk over in time may, once told to.
         memory = self.context.mem
         commit = memory.commit
 
-        def commit_unless_abandoned(*args: Any, **kwargs: Any) -> Any:
-            if self._abandoned is not None and self._abandoned.is_set():
+        def commit_when_told(*args: Any, **kwargs: Any) -> Any:
+            gate = self._gate
+            if gate is not None and not gate.proceed():
                 raise WalkerAbandoned
             return commit(*args, **kwargs)
 
-        memory.commit = commit_unless_abandoned
+        memory.commit = commit_when_told
 
     def root_anchor(self, root_id: str) -> Any:
         """The Jac root of jacws user ``root_id``, made (and committed) on first use."""
@@ -298,11 +329,12 @@ class JacGraph:
         fields: dict[str, Any],
         root_id: str,
         node_id: str | None,
-        abandoned: threading.Event | None = None,
+        gate: CommitGate | None = None,
     ) -> list[Any]:
         """Spawn ``walker_class(**fields)`` on the user's root (or ``node_id``), commit, return its reports.
 
-        A run ``abandoned`` meanwhile (its caller stopped waiting) keeps no graph change.
+        With a ``gate``, the changes are committed only once the gate says so (a walk stopped by the
+        time limit keeps no graph change).
         """
         jac = self._jac
         request = self._context_class(_parent=self.context)
@@ -313,14 +345,14 @@ class JacGraph:
         active = _active.set(self)
         watched = observe.watching(root_id)
         said = _reported.set([] if watched else None)
-        self._abandoned = abandoned
+        self._gate = gate
         try:
             start = root.archetype if node_id is None else self._start_node(node_id)
             walker = walker_class(**fields)
             spawned = jac.spawn(walker, start)
             if inspect.iscoroutine(spawned):  # an `async walker`: on an event loop of this thread
                 asyncio.run(spawned)
-            jac.commit()  # raises WalkerAbandoned if the run was abandoned meanwhile
+            jac.commit()  # waits for the gate; raises WalkerAbandoned if the walk was stopped
             reports = [to_json(report) for report in walker.reports]
             if watched:
                 self._announce(walker_class.__name__, root_id, walker, _reported.get(None) or [])
@@ -329,7 +361,7 @@ class JacGraph:
             self.context.mem.abort()  # the cache goes too, below
             raise
         finally:
-            self._abandoned = None
+            self._gate = None
             _reported.reset(said)
             _active.reset(active)
             jac.reset_request_context(token)
@@ -495,19 +527,33 @@ class JacWalker(Walker, abstract=True):
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         context.run(_current_notifier.set, _JacNotifier(_current_notifier.get()))
-        abandoned = threading.Event()
-        run = functools.partial(_run_on_graph, type(self).__jacws_jac__, self.fields, session, node_id, abandoned)
+        walked: asyncio.Future[None] = loop.create_future()
+        gate = self._gate = CommitGate(loop, walked)
+        run = functools.partial(_run_on_graph, type(self).__jacws_jac__, self.fields, session, node_id, gate)
+        running = self._running = asyncio.ensure_future(loop.run_in_executor(_jac_thread(), context.run, run))
+        running.add_done_callback(_retrieved)  # (an abandoned run's WalkerAbandoned is nobody's business)
         try:
-            self.reports = await loop.run_in_executor(_jac_thread(), context.run, run)
+            await asyncio.wait({walked, running}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # the time limit passed, or the server stops: keep nothing
-            abandoned.set()
+            gate.abandoned.set()
             raise
+        if running.done():  # over before its commit: it raised
+            self.reports = running.result()
+
+    async def _jacws_commit(self, session: GraphSession, executor: Executor) -> None:
+        self._gate.go.set()
+        self.reports = await self._running
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _run_on_graph(
-    walker_class: type, fields: dict[str, Any], session: GraphSession, node_id: str | None, abandoned: threading.Event
+    walker_class: type, fields: dict[str, Any], session: GraphSession, node_id: str | None, gate: CommitGate
 ) -> list[Any]:
-    return graph_for(session.store).run(walker_class, fields, session.root_id, node_id, abandoned)
+    return graph_for(session.store).run(walker_class, fields, session.root_id, node_id, gate)
 
 
 def _adapt(jac_class: type, module: ModuleType) -> type[Walker]:

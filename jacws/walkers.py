@@ -213,6 +213,7 @@ class Walker:
         self.root = None
         self._queue: deque[Node] = deque()
         self._disengaged = False
+        self._visits: list[observe.Visit] | None = None
 
     @classmethod
     def validate(cls, fields: dict[str, Any]) -> dict[str, Any]:
@@ -254,8 +255,12 @@ class Walker:
         return {name: getattr(self, name) for name in type(self).__jacws_fields__}
 
     async def _jacws_walk(self, session: GraphSession, executor: Executor, node_id: str | None) -> None:
-        """Walk the caller's graph from its root (or ``node_id``); filling :attr:`reports`."""
+        """Walk the caller's graph from its root (or ``node_id``), filling :attr:`reports`; no change is saved."""
         await _walk(self, session, executor, node_id)
+
+    async def _jacws_commit(self, session: GraphSession, executor: Executor) -> None:
+        """Save the walk's graph changes, all or nothing (called only for a walk that finished in time)."""
+        await _commit(self, session, executor)
 
 
 def _collect_abilities(cls: type[Walker]) -> list[Ability]:
@@ -425,13 +430,16 @@ async def run_walker(
     executor: Executor,
     node_id: str | None = None,
     timeout: float | None = None,
+    on_walked: Callable[[], object] | None = None,
 ) -> orjson.Fragment:
     """Validate ``fields``, run the walker from the root (or ``node_id``) and commit the graph.
 
     Plain abilities run in ``executor``; ``async`` ones on the running loop. Returns the
     reports serialised once, as a JSON fragment to embed in the response. A walker still
     running after ``timeout`` seconds is stopped (an ability already running in a worker
-    thread finishes there, unobserved) and its graph changes are discarded.
+    thread finishes there, unobserved) and keeps no graph change. Only a walk that finished
+    in time is saved, after the time limit and in one transaction; ``on_walked()`` is called
+    between the two (the hub's watchdog stops timing the walker there).
 
     Raises:
         InvalidEvent: bad fields.
@@ -445,6 +453,9 @@ async def run_walker(
             await walker._jacws_walk(session, executor, node_id)
         else:
             await _within(timeout, walker._jacws_walk(session, executor, node_id))
+        if on_walked is not None:
+            on_walked()
+        await walker._jacws_commit(session, executor)
         return orjson.Fragment(encode(walker.reports))
     except WalkerTimedOut:
         raise WalkerFailed(f"walker {cls.__name__} failed: it timed out after {timeout:g} s") from None
@@ -485,14 +496,17 @@ async def _walk(walker: Walker, session: GraphSession, executor: Executor, node_
     # Store reads and writes happen in a thread: a database round trip never holds up the loop.
     start = await loop.run_in_executor(executor, session.get_node, node_id) if node_id else walker.root
     walker._queue.append(start)
-    visits: list[observe.Visit] | None = [] if observe.watching(session.root_id) else None
-    await _traverse(walker, loop, executor, visits)
+    walker._visits = [] if observe.watching(session.root_id) else None
+    await _traverse(walker, loop, executor, walker._visits)
+
+
+async def _commit(walker: Walker, session: GraphSession, executor: Executor) -> None:
     changes = session.take_changes()
-    if changes is not None:
-        await loop.run_in_executor(executor, session.store.save_graph, *changes)
+    if changes is not None:  # one transaction: every change of the walk, or none
+        await asyncio.get_running_loop().run_in_executor(executor, session.store.save_graph, *changes)
         observe.graph_changed(session.root_id)
-    if visits is not None:
-        observe.walker_ran(type(walker).__name__, session.root_id, visits)
+    if walker._visits is not None:
+        observe.walker_ran(type(walker).__name__, session.root_id, walker._visits)
 
 
 async def _traverse(

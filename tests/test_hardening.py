@@ -653,3 +653,35 @@ def test_passwords_have_eight_to_1024_characters(server: Server, password: str, 
     else:
         assert answer.status_code == 422
         assert answer.json()["detail"] == [{"loc": ["password"], "msg": "must be 8 to 1024 characters"}]
+
+
+# -- a walker past its time limit keeps no change ---------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["socket", "rest"])
+def test_a_walker_keeps_its_changes_only_when_it_answers_success_whatever_the_timing(transport: str) -> None:
+    server = start(walker_timeout=0.15, **UNLIMITED)
+    try:
+        login = register_and_login(server.url, f"timing-{transport}@example.com")
+        root_id = "n::" + login["user"]["root_id"]
+        store = server.runtime.store if server.runtime is not None else None
+        assert store is not None
+        outcomes = []
+        with WS(server.ws_url, token=login["token"]) as ws, httpx.Client(base_url=server.url, timeout=60) as http:
+            for count in (500, 1000, 2000, 4000, 8000, 16000, 32000):  # from well within the limit to well past it
+                before = len(store.load_graph(root_id)[0])
+                if transport == "socket":
+                    answer = ws.call("t_many", count=count)
+                else:
+                    answer = http.post("/walker/t_many", json={"count": count}, headers=bearer(login)).json()
+                after = len(store.load_graph(root_id)[0])
+                ok = answer.get("status") == 200
+                outcomes.append((count, ok))
+                assert after - before == (count if ok else 0), (count, answer, before, after)
+        assert any(ok for _, ok in outcomes) and not all(ok for _, ok in outcomes), outcomes
+    finally:
+        server.stop()
+
+
+def bearer(login: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {login['token']}"}

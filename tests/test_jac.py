@@ -379,3 +379,33 @@ def test_a_session_of_jac_walkers_exports_as_a_test_that_passes_and_then_catches
     test.write_text(source.replace('"hello " + self.name', '"hi " + self.name'))
     failed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert failed.returncode == 1 and "'hi Ada'" in failed.stdout and "'hello Ada'" in failed.stdout, failed.stdout
+
+
+@pytest.mark.parametrize("transport", ["socket", "rest"])
+def test_a_jac_walker_keeps_its_changes_only_when_it_answers_success_whatever_the_timing(transport: str) -> None:
+    from jacws.jac import read_graph
+
+    with Server(Settings(port=0).with_changes(walker_timeout=0.3)) as server:
+        login = register_and_login(server.url, f"jac-timing-{transport}@example.com")
+        root_id = "n::" + login["user"]["root_id"]
+        store = server.runtime.store if server.runtime is not None else None
+        assert store is not None
+        outcomes = []
+        with WS(server.ws_url, token=login["token"]) as ws, httpx.Client(base_url=server.url, timeout=60) as http:
+            for count in (50, 100, 200, 400, 800, 1600, 3200, 6400):  # from well within the limit to well past it
+                before = memos(read_graph(store, root_id)[0], root_id)
+                if transport == "socket":
+                    answer = ws.call("j_many", count=count)
+                else:
+                    headers = {"Authorization": f"Bearer {login['token']}"}
+                    answer = http.post("/walker/j_many", json={"count": count}, headers=headers).json()
+                after = memos(read_graph(store, root_id)[0], root_id)
+                ok = answer.get("status") == 200
+                outcomes.append((count, ok))
+                assert after - before == (count if ok else 0), (count, answer, before, after)
+        assert any(ok for _, ok in outcomes) and not all(ok for _, ok in outcomes), outcomes
+
+
+def memos(nodes: list[Any], root_id: str) -> int:
+    """How many nodes besides the root (which a first run creates)."""
+    return sum(1 for node in nodes if node.id != root_id)
