@@ -11,7 +11,7 @@ The tree::
     │   ├── Forbidden              forbidden: no access to a node or a publish target
     │   ├── WalkerFailed           walker_error: the walker raised
     │   ├── RateLimited            rate_limited: too many messages or queued walker events
-    │   ├── TooLarge               too_large: too many ids in one event
+    │   ├── TooLarge               too_large: too many ids in one event, or nested too deep
     │   └── InternalError          internal_error: a bug in jacws (logged; the connection stays open)
     ├── SpecsError                 a walker's ``__specs__`` is wrong (raised at class creation)
     ├── UserExists                 registering an email twice
@@ -131,7 +131,7 @@ class RateLimited(ClientError):
 
 
 class TooLarge(ClientError):
-    """An event names more ids than the limit allows."""
+    """An event names more ids than the limit allows, or nests arrays and objects too deep."""
 
     code = "too_large"
     http_status = 413

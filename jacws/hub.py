@@ -43,6 +43,7 @@ from .protocol import (
     parse_event,
     walker_response,
 )
+from .ratelog import LimitedLog
 from .relay import LocalRelay, Relay, Relayed
 from .store import Store
 from .trace import Cause, ConnectionTrace
@@ -121,6 +122,7 @@ class Limits:
 
     max_frame_bytes: int = 1 << 20
     max_ids: int = 1000
+    max_json_depth: int = 128
     max_backlog_messages: int = 1000
     max_backlog_bytes: int = 8 << 20
     rate_per_second: float = 1000
@@ -467,6 +469,7 @@ class Hub:
         self.traced = 0  # connections of traced clients (jacws.trace)
         self.notifier = HubNotifier(self, None, Cause("response", "server"))
         self.metrics = Metrics(clock)
+        self.warnings = LimitedLog(log)  # warnings clients can make repeat: one a second
 
     # -- connections ---------------------------------------------------------------
 
@@ -500,7 +503,13 @@ class Hub:
     def slow_consumer(self, conn: Connection, why: str) -> None:
         """Close ``conn`` with 1008 "slow consumer" (its backlog is dropped)."""
         self.backlogged.discard(conn)
-        log.warning("closing slow consumer %s (%s; backlog %d messages)", conn.client_id, why, len(conn._outbox))
+        self.warnings.warning(
+            "slow consumer",
+            "closing slow consumer %s (%s; backlog %d messages)",
+            conn.client_id,
+            why,
+            len(conn._outbox),
+        )
         conn.close(CLOSE_POLICY, "slow consumer")
 
     async def _watch_walkers(self, limit: float) -> None:
@@ -621,7 +630,7 @@ class Hub:
             if not conn.admit():
                 return
             try:
-                event = parse_event(frame, self.limits.max_ids)
+                event = parse_event(frame, self.limits.max_ids, self.limits.max_json_depth)
             except EventError as error:
                 conn.send_message(error.to_wire())
                 return

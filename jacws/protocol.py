@@ -189,17 +189,59 @@ class EventError(Exception):
         return self.error.to_wire(self.kind, self.request_id)
 
 
-def parse_event(frame: str | bytes, max_ids: int = 1000) -> Event:
+MAX_DEPTH = 128
+"""How deep a client frame may nest arrays and objects (orjson re-encodes no deeper than 254 levels)."""
+
+
+def too_deep(frame: str | bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``frame`` (JSON text) nests arrays and objects more than ``limit`` levels deep.
+
+    A frame with fewer brackets than the limit cannot be that deep, and counting them is done in C:
+    only the rare frame with many is scanned, once, outside strings.
+    """
+    if isinstance(frame, str):
+        if frame.count("[") + frame.count("{") <= limit:
+            return False
+        text = frame
+    else:
+        if frame.count(b"[") + frame.count(b"{") <= limit:
+            return False
+        text = frame.decode("utf-8", "replace")
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_event(frame: str | bytes, max_ids: int = 1000, max_depth: int = MAX_DEPTH) -> Event:
     """Parse one client frame into an event.
 
     Args:
         frame: the text or binary frame's payload (UTF-8 JSON).
         max_ids: the most ids one user, channel or client event may name.
+        max_depth: how deep arrays and objects may nest (``too_large`` past it).
 
     Raises:
         EventError: wrapping invalid_json, invalid_event or too_large, with the
             ``type`` and ``id`` the answer must carry.
     """
+    if too_deep(frame, max_depth):
+        raise EventError(TooLarge(f"the event nests arrays and objects more than {max_depth} levels deep"))
     try:
         raw = orjson.loads(frame)
     except orjson.JSONDecodeError:

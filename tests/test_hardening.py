@@ -685,3 +685,39 @@ def test_a_walker_keeps_its_changes_only_when_it_answers_success_whatever_the_ti
 
 def bearer(login: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {login['token']}"}
+
+
+# -- deep JSON: one limit, one answer ---------------------------------------------------------------
+
+
+def nested_frame(levels: int) -> str:
+    """A channel event whose data nests ``levels`` objects, each with a string full of brackets and quotes."""
+    unit = '{"s": ' + orjson.dumps('[[[{{{"\\').decode() + ', "x": '
+    data = unit * (levels - 1) + "{}" + "}" * (levels - 1)
+    return '{"type": "channel", "channel_ids": ["deep"], "data": ' + data + "}"
+
+
+def test_frames_nested_past_the_limit_get_too_large_and_nothing_is_logged_at_error_level(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = nested_frame(300)  # past the limit, and past what orjson can encode again (254)
+    caplog.set_level(logging.DEBUG, logger="jacws")
+    with WS(server.ws_url, channel_id="deep") as ws, WS(server.ws_url, channel_id="deep") as bystander:
+        for _ in range(1500):
+            ws.ws.send(frame)
+        answers = [ws.recv() for _ in range(1500)]
+        assert {(a["code"], a["error"]) for a in answers} == {
+            ("too_large", "the event nests arrays and objects more than 128 levels deep")
+        }
+        ws.barrier()  # the connection is still fine
+        bystander.barrier()  # and the bystander got nothing
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_nesting_up_to_the_limit_is_delivered_as_it_is(server: Server) -> None:
+    with WS(server.ws_url, channel_id="deep") as ws:
+        ws.ws.send(nested_frame(127))  # the event object and 127 levels of data: 128
+        got, depth = ws.recv(), 1
+        while got["x"]:
+            got, depth = got["x"], depth + 1
+        assert depth == 126 and got["s"] == '[[[{{{"\\' and got["x"] == {}  # 126 with a string, then {}

@@ -125,3 +125,11 @@ def test_encode_serialises_sets_and_refuses_unknown_objects() -> None:
     assert encode({"a": (1, 2), "b": {3}}) == b'{"a":[1,2],"b":[3]}'
     with pytest.raises(TypeError):
         encode({"x": object()})
+
+
+def test_too_deep_counts_only_brackets_outside_strings() -> None:
+    from jacws.protocol import too_deep
+
+    assert not too_deep("[" * 5 + "]" * 5, limit=5) and too_deep("[" * 6 + "]" * 6, limit=5)
+    assert not too_deep('["[[[[[[[[[[\\"[[[["]', limit=2)  # brackets and an escaped quote inside a string
+    assert too_deep(b'{"a": {"b": {"c": [1]}}}', limit=3) and not too_deep(b'{"a": {"b": {"c": [1]}}}', limit=4)
