@@ -83,6 +83,7 @@ class ServerProcess:
             **os.environ,
             "JACWS_RATE_PER_SECOND": "1000000",
             "JACWS_RATE_BURST": "1000000",
+            "JACWS_MAX_CONNECTIONS_PER_ADDRESS": "100000",  # every bench client comes from loopback
             "JACWS_CLOSE_TIMEOUT": "30",
         }
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .addresses import client_address
 from .auth import (
     MAX_PASSWORD,
     Claims,
@@ -265,10 +266,10 @@ class _SocketTransport:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
-    """Refuse a handshake with an HTTP status (the ASGI denial-response extension) or a plain 403."""
+async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str = "unavailable") -> None:
+    """Refuse a handshake with an HTTP status (the ASGI denial-response extension) or a close with 1013."""
     if "websocket.http.response" in (scope.get("extensions") or {}):
-        body = encode({"error": message, "code": "unavailable"})
+        body = encode({"error": message, "code": code})
         headers = [(b"content-type", b"application/json"), (b"retry-after", b"5")]
         await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
@@ -290,12 +291,26 @@ class _WebSocketEndpoint:
         if message["type"] != "websocket.connect":
             return
         hub = self.runtime.hub
-        if len(hub.connections) + hub.handshakes >= hub.limits.max_connections:
+        if hub.full:
             await _refuse(scope, send, 503, "this server is full; try again later")
             return
+        address = client_address(scope)
+        if not hub.arrive(address):
+            limit = hub.limits.max_connections_per_address
+            hub.warnings.warning("crowded address", "refused a socket from %s: it has %d open", address, limit)
+            why = f"too many connections from your address: at most {limit} at once"
+            await _refuse(scope, send, 429, why, "too_many_connections")
+            return
+        try:
+            await self._serve(scope, receive, send, address)
+        finally:
+            hub.leave(address)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, address: str) -> None:
+        hub = self.runtime.hub
         hub.handshakes += 1
         try:
-            conn = await self._accept(scope, send)
+            conn = await self._accept(scope, send, address)
         finally:
             hub.handshakes -= 1
         handle = hub.handle_frame
@@ -318,7 +333,7 @@ class _WebSocketEndpoint:
         finally:
             hub.disconnect(conn)
 
-    async def _accept(self, scope: Scope, send: Send) -> Connection:
+    async def _accept(self, scope: Scope, send: Send, address: str) -> Connection:
         hub = self.runtime.hub
         header = None
         trace = None
@@ -333,7 +348,7 @@ class _WebSocketEndpoint:
         await send({"type": "websocket.accept"})
         extensions = scope.get("extensions") or {}
         transport = _SocketTransport(send, extensions.get(SEND_NOWAIT), extensions.get(ABORT), extensions.get(HOLD))
-        return hub.connect(transport, claims, channel_id, trace)
+        return hub.connect(transport, claims, channel_id, trace, address)
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from .addresses import Networks
 from .app import Runtime, create_app
 from .errors import JacWSError
 from .server import UvicornServer, bind_socket, uvicorn_config
@@ -60,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-url", default=None, help="redis://HOST:PORT shared by every process (JACWS_REDIS_URL)")
     serve.add_argument("--workers", type=int, default=1, help="server processes on this port (needs --redis-url)")
     serve.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=None,
+        metavar="ADDRESS",
+        help="a reverse proxy (address or network) whose X-Forwarded-For names the client; repeatable "
+        "(env JACWS_TRUSTED_PROXIES, comma-separated)",
+    )
     playground = commands.add_parser(
         "playground",
         help="open the tutorial notebooks in JupyterLab (extra arguments go to jupyter lab)",
@@ -102,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy=args.policy,
         redis_url=args.redis_url,
         log_level=args.log_level,
+        trusted_proxies=tuple(args.trusted_proxy) if args.trusted_proxy else None,
     )
     if args.log_level is None and "JACWS_LOG_LEVEL" not in os.environ:
         settings = settings.with_changes(log_level="info")  # a server says what it does by default
@@ -145,6 +155,7 @@ def _check_deployment(settings: Settings, workers: int) -> Settings:
         ValueError: with the reason and what to give instead.
     """
     shared_store = settings.db is not None and settings.db not in ("", ":memory:")
+    Networks(settings.trusted_proxies)  # a ValueError naming a mistyped proxy address
     if workers < 1:
         raise ValueError("--workers must be at least 1")
     if workers > 1 and not settings.redis_url:

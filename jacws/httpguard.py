@@ -5,7 +5,8 @@ until it is a websocket. :func:`guarded_http` wraps the HTTP protocol class uvic
 (handed to uvicorn as its ``http`` protocol class, a documented option):
 
 - every connection takes a slot of :class:`Slots` when it opens and gives it back when it closes,
-  HTTP and websocket alike; with none free, it is answered ``503`` and closed at once;
+  HTTP and websocket alike; with none free, it is answered ``503`` and closed at once; one peer
+  address may hold only so many (``429``), unless it is a trusted proxy;
 - a request's headers must arrive within ``header_timeout`` seconds (``408`` and closed) and stay
   under ``max_header_bytes`` (``431`` and closed).
 
@@ -21,6 +22,8 @@ from typing import Any, ClassVar, cast
 
 import httptools
 
+from .addresses import Networks
+
 __all__ = ["Slots", "guarded_http"]
 
 
@@ -32,23 +35,42 @@ REFUSAL_TIMEOUT = 2.0
 
 
 class Slots:
-    """How many TCP connections a server holds open, and how many it may."""
+    """How many TCP connections a server holds open, from each peer address too, and how many it may.
 
-    def __init__(self, limit: int) -> None:
+    Peers in ``trusted`` (proxies) are not counted per address: their requests name their clients,
+    whose sockets the websocket route counts.
+    """
+
+    def __init__(self, limit: int, per_address: int | None = None, trusted: Networks | None = None) -> None:
         self.limit = limit
+        self.per_address = per_address if per_address is not None else limit
+        self.trusted = trusted or Networks(())
         self.open = 0
-        self.refusing = 0  # connections without a slot, waiting to be answered 503
+        self.refusing = 0  # connections without a slot, waiting to be answered 503 or 429
+        self.by_address: dict[str, int] = {}
 
-    def take(self) -> bool:
-        """Take a slot for a new connection; False when none is free."""
+    def take(self, address: str | None = None) -> bytes | None:
+        """Take a slot for a new connection from ``address``; None when taken, else the answer to refuse it
+        with (``503`` when the server is full, ``429`` when the address is)."""
         if self.open >= self.limit:
-            return False
+            return BUSY
+        if address is not None and address not in self.trusted:
+            here = self.by_address.get(address, 0)
+            if here >= self.per_address:
+                return CROWDED
+            self.by_address[address] = here + 1
         self.open += 1
-        return True
+        return None
 
-    def give(self) -> None:
-        """Give back the slot of a connection that closed."""
+    def give(self, address: str | None = None) -> None:
+        """Give back the slot of a connection from ``address`` that closed."""
         self.open -= 1
+        if address is not None and address not in self.trusted:
+            left = self.by_address[address] - 1
+            if left:
+                self.by_address[address] = left
+            else:
+                del self.by_address[address]
 
 
 def _response(status: str, code: str, error: str) -> bytes:
@@ -63,6 +85,9 @@ def _response(status: str, code: str, error: str) -> bytes:
 BUSY = _response("503 Service Unavailable", "unavailable", "the server is at its connection limit")
 SLOW = _response("408 Request Timeout", "request_timeout", "the request headers took too long")
 LARGE = _response("431 Request Header Fields Too Large", "headers_too_large", "the request headers are too large")
+CROWDED = _response(
+    "429 Too Many Requests", "too_many_connections", "too many connections from your address; close some first"
+)
 
 
 class _Relay(asyncio.Transport):
@@ -138,14 +163,18 @@ class _Guard(asyncio.Protocol):
         self._header_bytes = 0
         self._clock: asyncio.TimerHandle | None = None
         self._holds_slot = False
-        self._refusing = False
+        self._refusing: bytes | None = None  # the answer for a connection without a slot
+        self._address: str | None = None
         self._ended = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # (uvloop's transports are not its subclasses)
-        if not self.slots.take():
+        peer = self._transport.get_extra_info("peername")
+        self._address = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        refusal = self.slots.take(self._address)
+        if refusal is not None:
             # Answered once its request is in (a client that is still sending would miss an early answer),
             # within a short time, and only for a few at once: past that, closed unanswered.
             if self.slots.refusing >= MAX_REFUSING:
@@ -153,8 +182,8 @@ class _Guard(asyncio.Protocol):
                 self._transport.abort()
                 return
             self.slots.refusing += 1
-            self._refusing = True
-            self._clock = asyncio.get_running_loop().call_later(REFUSAL_TIMEOUT, self._end, BUSY)
+            self._refusing = refusal
+            self._clock = asyncio.get_running_loop().call_later(REFUSAL_TIMEOUT, self._end, refusal)
             return
         self._holds_slot = True
         self._start_clock()
@@ -163,8 +192,8 @@ class _Guard(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._ended:
             return
-        if self._refusing:
-            self._watch_refused(data)
+        if self._refusing is not None:
+            self._watch_refused(data, self._refusing)
             return
         parser = self._parser
         if parser is not None:
@@ -188,12 +217,12 @@ class _Guard(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_clock()
-        if self._refusing:
-            self._refusing = False
+        if self._refusing is not None:
+            self._refusing = None
             self.slots.refusing -= 1
         if self._holds_slot:
             self._holds_slot = False
-            self.slots.give()
+            self.slots.give(self._address)
             self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -213,8 +242,8 @@ class _Guard(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._cancel_clock()
-        if self._refusing:
-            self._end(BUSY)
+        if self._refusing is not None:
+            self._end(self._refusing)
 
     # -- the guard's own --------------------------------------------------------------------
 
@@ -223,14 +252,14 @@ class _Guard(asyncio.Protocol):
         self.inner = protocol
         self._stop_watching()
 
-    def _watch_refused(self, data: bytes) -> None:
-        """A connection without a slot: read its request to its headers' end, then answer 503."""
+    def _watch_refused(self, data: bytes, refusal: bytes) -> None:
+        """A connection without a slot: read its request to its headers' end, then answer ``refusal``."""
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:  # a websocket handshake: its headers are in
-            self._end(BUSY)
+            self._end(refusal)
         except httptools.HttpParserError:
-            self._end(BUSY)
+            self._end(refusal)
         self._header_bytes += len(data)
         if self._header_bytes > self.max_header_bytes and not self._ended:
             self._end(LARGE)

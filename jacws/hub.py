@@ -43,6 +43,7 @@ from .protocol import (
     parse_event,
     walker_response,
 )
+from .ratelimit import Budgets, budget_key
 from .ratelog import LimitedLog
 from .relay import LocalRelay, Relay, Relayed
 from .store import Store
@@ -95,7 +96,11 @@ class Limits:
     ``rate_limited``; a connection still over the limit ``rate_grace_seconds`` later is
     closed with 1008.
 
-    ``max_connections`` caps this process's sockets (further handshakes get HTTP 503);
+    The message and byte budgets belong to the sender (:mod:`jacws.ratelimit`): a logged-in user's
+    sockets share one, an address's anonymous sockets another, kept across reconnects.
+
+    ``max_connections`` caps this process's sockets (further handshakes get HTTP 503), and
+    ``max_connections_per_address`` one client address's (HTTP 429);
     ``walker_timeout`` stops a walker that runs longer (``walker_error``);
     ``max_queued_walkers`` caps one connection's walker events waiting to run (``rate_limited``);
     ``close_timeout`` is how long a close frame may wait for a peer that does not read
@@ -129,6 +134,7 @@ class Limits:
     rate_burst: int = 2000
     rate_grace_seconds: float = 1.0
     max_connections: int = 10_000
+    max_connections_per_address: int = 256
     walker_timeout: float | None = 60.0
     max_queued_walkers: int = 100
     close_timeout: float = 3.0
@@ -167,21 +173,19 @@ class Connection:
     """
 
     __slots__ = (
-        "_allowance",
         "_closer",
-        "_last_frame",
         "_last_limited",
         "_limited_since",
         "_outbox",
         "_outbox_bytes",
         "_progress_at",
-        "_publish_allowance",
-        "_publish_at",
         "_timed_out",
         "_walker_events",
         "_walker_idle",
         "_walker_task",
         "_writer",
+        "address",
+        "budget",
         "channel_id",
         "claims",
         "client_id",
@@ -200,8 +204,10 @@ class Connection:
         channel_id: str,
         claims: Claims | None,
         trace: ConnectionTrace | None = None,
+        address: str = "",
     ) -> None:
         self.hub = hub
+        self.address = address
         self.trace = trace
         self.transport = transport
         self.client_id = client_id
@@ -217,13 +223,11 @@ class Connection:
         self._walker_task: asyncio.Task[None] | None = None
         self._walker_idle: asyncio.Future[None] | None = None
         self._timed_out = False
-        self._allowance = float(hub.limits.rate_burst)
-        self._last_frame = hub.clock()
-        self._limited_since: float | None = None
+        now = hub.clock()
+        self.budget = hub.budgets.hold(budget_key(claims.root_id if claims else None, address), now)
+        self._progress_at = now  # when the backlog last moved (a frame written from it)
+        self._limited_since: float | None = None  # this socket's streak of dropped messages
         self._last_limited = 0.0
-        self._publish_allowance = float(hub.limits.publish_burst_bytes)
-        self._publish_at = self._last_frame
-        self._progress_at = self._last_frame  # when the backlog last moved (a frame written from it)
 
     @property
     def root_id(self) -> str:
@@ -269,19 +273,17 @@ class Connection:
             self._writer = asyncio.create_task(self._write(), name=f"jacws-writer-{self.client_id}")
 
     def admit(self) -> bool:
-        """Take one incoming message from the rate budget; False (and maybe a close) if over it.
+        """Take one incoming message from the sender's budget (its user's, or its address's, kept across
+        reconnects); False (and maybe a close) if over it.
 
-        Drops less than ``rate_grace_seconds`` apart form one streak: its first drop is
-        answered with ``rate_limited``; a streak older than the grace period closes with 1008.
+        This socket's drops less than ``rate_grace_seconds`` apart form one streak: its first drop is
+        answered with ``rate_limited``; a streak older than the grace period closes it with 1008.
         """
-        limits = self.hub.limits
         now = self.hub.clock()
-        allowance = min(float(limits.rate_burst), self._allowance + (now - self._last_frame) * limits.rate_per_second)
-        self._last_frame = now
-        if allowance >= 1:
-            self._allowance = allowance - 1
+        budget = self.budget
+        if budget.messages.take(1, now):
             return True
-        self._allowance = allowance
+        limits = self.hub.limits
         if self._limited_since is None or now - self._last_limited > limits.rate_grace_seconds:
             self._limited_since = now
             limit = f"{limits.rate_per_second:g} messages per second"
@@ -293,19 +295,14 @@ class Connection:
 
     def charge(self, queued: int) -> None:
         """Count ``queued`` bytes (what this socket's message left waiting in its recipients' backlogs)
-        against its publish budget; over it, stop reading this socket until the budget refills (the
-        flooder waits; its readers drain; no one else waits)."""
-        limits = self.hub.limits
-        now = self.hub.clock()
-        rate = limits.publish_bytes_per_second
-        allowance = min(float(limits.publish_burst_bytes), self._publish_allowance + (now - self._publish_at) * rate)
-        self._publish_at = now
-        self._publish_allowance = allowance - queued
-        if self._publish_allowance < 0:
+        against the sender's publish budget; over it, stop reading this socket until the budget refills
+        (the flooder waits; its readers drain; no one else waits)."""
+        wait = self.budget.queued_bytes.charge(queued, self.hub.clock())
+        if wait > 0:
             hold = self.transport.hold
             if hold is not None:
                 self.hub.metrics.publishers_held += 1
-                hold(-self._publish_allowance / rate)
+                hold(wait)
 
     def send_message(self, message: Any) -> None:
         """Serialise and queue one message for this connection only."""
@@ -456,6 +453,11 @@ class Hub:
         self.policy = policy
         self.connections: dict[str, Connection] = {}
         self.handshakes = 0  # handshakes in progress, counted against max_connections
+        self.per_address: dict[str, int] = {}  # open sockets and handshakes of each client address
+        limits = self.limits
+        self.budgets = Budgets(
+            limits.rate_per_second, limits.rate_burst, limits.publish_bytes_per_second, limits.publish_burst_bytes
+        )
         self.running_walkers: dict[Connection, float] = {}  # when each connection's current walker started
         self._watchdog: asyncio.Task[None] | None = None
         self.backlogged: set[Connection] = set()  # connections over a backlog limit, watched for progress
@@ -530,11 +532,13 @@ class Hub:
         claims: Claims | None,
         channel_id: str | None = None,
         trace: ConnectionTrace | None = None,
+        address: str = "",
     ) -> Connection:
-        """Register a new connection and queue its connection event; ``trace`` records why each frame is sent."""
+        """Register a new connection from ``address`` (the client's) and queue its connection event;
+        ``trace`` records why each frame is sent."""
         if self._loop is None:
             self.bind_loop()
-        conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims, trace)
+        conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims, trace, address)
         self.connections[conn.client_id] = conn
         self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
         self.by_channel.setdefault(conn.channel_id, {})[conn.client_id] = conn
@@ -554,7 +558,30 @@ class Hub:
         _discard(self.by_root, conn.root_id, conn.client_id)
         _discard(self.by_channel, conn.channel_id, conn.client_id)
         self.backlogged.discard(conn)
+        self.budgets.release(conn.budget)
         conn._forget()
+
+    @property
+    def full(self) -> bool:
+        """Whether open sockets and handshakes in progress have reached ``max_connections``."""
+        return len(self.connections) + self.handshakes >= self.limits.max_connections
+
+    def arrive(self, address: str) -> bool:
+        """Count a socket from ``address`` toward ``max_connections_per_address``; False (counting nothing)
+        when that address has reached it. Every True is followed by one :meth:`leave`."""
+        here = self.per_address.get(address, 0)
+        if here >= self.limits.max_connections_per_address:
+            return False
+        self.per_address[address] = here + 1
+        return True
+
+    def leave(self, address: str) -> None:
+        """A socket counted by :meth:`arrive` is gone (its handshake failed or its connection closed)."""
+        left = self.per_address[address] - 1
+        if left:
+            self.per_address[address] = left
+        else:
+            del self.per_address[address]
 
     def _set_claims(self, conn: Connection, claims: Claims | None) -> None:
         _discard(self.by_root, conn.root_id, conn.client_id)

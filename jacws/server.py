@@ -26,6 +26,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from .addresses import Networks
 from .app import ABORT, HOLD, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
 from .client import PLAYGROUND_PASSWORD, Client, login, register
 from .errors import PortInUse, ServerError
@@ -194,9 +195,9 @@ def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -
     ``ws`` replaces jacws's websocket protocol class (the app then uses plain ASGI).
     """
     limits = settings.limits
-    http = guarded_http(
-        HttpToolsProtocol, Slots(limits.max_connections), limits.max_header_bytes, limits.header_timeout
-    )
+    proxies = Networks(settings.trusted_proxies)
+    slots = Slots(limits.max_connections, limits.max_connections_per_address, proxies)
+    http = guarded_http(HttpToolsProtocol, slots, limits.max_header_bytes, limits.header_timeout)
     return uvicorn.Config(
         app,
         host=settings.host,
@@ -211,7 +212,8 @@ def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=5,
-        proxy_headers=False,  # jacws does not use client addresses; skip the per-connection header check
+        proxy_headers=bool(proxies),  # only trusted proxies may say whose a connection is
+        forwarded_allow_ips=list(proxies.entries) or None,
         server_header=False,  # do not tell clients which server library answers
         **extra,
     )
@@ -551,7 +553,8 @@ def start(
     A server started earlier by this function is stopped first, so re-running a
     notebook cell replaces it; ``replace=False`` keeps earlier ones running (several
     servers side by side, sharing ``redis_url``). Other settings (``policy``, ``token_lifetime``,
-    limits such as ``max_backlog_messages``) are passed by name.
+    limits such as ``max_backlog_messages``) are passed by name. Every client of a notebook's server
+    comes from this machine, so ``max_connections_per_address`` is ``max_connections`` unless given.
 
     Raises:
         PortInUse: ``port`` is taken by another program.
@@ -562,6 +565,8 @@ def start(
         for earlier in previous:
             earlier.stop()
     config = Settings(host=host, port=port, db=db, secret=secret, redis_url=redis_url).with_changes(**settings)
+    if "max_connections_per_address" not in settings:
+        config = config.with_changes(max_connections_per_address=config.limits.max_connections)
     server = Server(config, walkers)
     server._replaceable = True
     return server.start()

@@ -35,6 +35,9 @@ class Settings:
         sync_seconds: how often a server reads revocations made by other processes.
         ping_interval: seconds between keepalive pings to each socket (None: no pings); a socket that
             does not answer within the same time is closed.
+        trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the
+            client (``"10.0.0.0/8"``, ``"*"`` for any peer); per-address limits then count the client's
+            address, not the proxy's.
     """
 
     host: str = "127.0.0.1"
@@ -49,6 +52,7 @@ class Settings:
     redis_url: str | None = None
     sync_seconds: float = 1.0
     ping_interval: float | None = 20.0
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some settings changed; ``limits`` fields may be given by name too."""
@@ -62,7 +66,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``JACWS_HOST``, ``JACWS_PORT``, ``JACWS_DB``, ``JACWS_SECRET``,
         ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``, ``JACWS_WALKER_THREADS``,
-        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``
+        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``, ``JACWS_TRUSTED_PROXIES`` (comma-separated)
         and every limit by name (``JACWS_MAX_BACKLOG_MESSAGES``, ``JACWS_RATE_PER_SECOND``, ...);
         ``overrides`` win where they are not None."""
         env = os.environ if environ is None else environ
@@ -79,6 +83,7 @@ class Settings:
             "redis_url": str,
             "sync_seconds": float,
             "ping_interval": float,
+            "trusted_proxies": _entries,
         }
         for limit in fields(Limits):
             converters[limit.name] = float if "float" in str(limit.type) else int
@@ -88,6 +93,10 @@ class Settings:
                 values[name] = convert(float(raw)) if convert is int else convert(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls().with_changes(**values)
+
+
+def _entries(raw: str) -> tuple[str, ...]:
+    return tuple(entry.strip() for entry in raw.split(",") if entry.strip())
 
 
 def load_or_create_secret(db: str | None) -> tuple[str, str]:

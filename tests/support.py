@@ -22,11 +22,13 @@ class WS:
 
     def __init__(self, ws_url: str, token: str | None = None, channel_id: str | None = None, **options: Any) -> None:
         url = ws_url + (f"?channel_id={quote(channel_id)}" if channel_id else "")
-        headers = {"Authorization": f"Bearer {token}"} if token else None
+        headers = dict(options.pop("additional_headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         options.setdefault("ping_interval", None)  # no background pings (they use the random module)
         # entering the connection is websockets' non-legacy way of using it directly
         self.ws: ClientConnection = connect(
-            url, additional_headers=headers, open_timeout=TIMEOUT, **options
+            url, additional_headers=headers or None, open_timeout=TIMEOUT, **options
         ).__enter__()
         first = self.recv()
         assert first["type"] == "connection", first

@@ -186,6 +186,8 @@ def test_serve_refuses_several_workers_without_redis_or_a_shared_store(tmp_path:
     assert no_store.returncode == 2 and "needs a shared store" in no_store.stderr
     no_secret = serve("--db", "postgresql://nobody@127.0.0.1:1/db")
     assert no_secret.returncode == 2 and "same token secret" in no_secret.stderr
+    bad_proxy = serve("--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "proxy.local")
+    assert bad_proxy.returncode == 2 and "'proxy.local' is not an IP address or network" in bad_proxy.stderr
 
 
 def test_three_workers_share_one_port_and_deliver_across_processes(tmp_path: Path, redis_server: Any) -> None:

@@ -721,3 +721,108 @@ def test_nesting_up_to_the_limit_is_delivered_as_it_is(server: Server) -> None:
         while got["x"]:
             got, depth = got["x"], depth + 1
         assert depth == 126 and got["s"] == '[[[{{{"\\' and got["x"] == {}  # 126 with a string, then {}
+
+
+# -- one address cannot take every slot; budgets outlive reconnects ----------------------------------
+
+
+def _refusal(error: InvalidStatus) -> tuple[int, str]:
+    return error.response.status_code, orjson.loads(error.response.body)["code"]
+
+
+def test_one_address_gets_its_share_of_sockets_and_every_other_address_still_connects() -> None:
+    server = start()  # the defaults: 10,000 sockets, 256 from one address
+
+    async def open_all_from_one_address() -> tuple[int, tuple[int, str], list[int]]:
+        opened: list[Any] = []
+        try:
+            while True:  # the attack: one address opening sockets as fast as it can
+                try:
+                    opened.append(await async_connect(server.ws_url, open_timeout=TIMEOUT, ping_interval=None))
+                except InvalidStatus as refused:
+                    count, refusal = len(opened), _refusal(refused)
+                    break
+                assert len(opened) <= 10_000, "one address took every slot"
+            async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+                http_answer = await http.get("/healthz")  # its HTTP connections count too
+            others = []
+            for n in (2, 3):
+                async with async_connect(
+                    server.ws_url, open_timeout=TIMEOUT, ping_interval=None, local_addr=(f"127.0.0.{n}", 0)
+                ) as other:
+                    others.append(orjson.loads(await asyncio.wait_for(other.recv(), TIMEOUT))["type"] == "connection")
+            return count, refusal, [http_answer.status_code, *others]
+        finally:
+            await asyncio.gather(*(ws.close() for ws in opened))
+
+    try:
+        count, refusal, after = asyncio.run(open_all_from_one_address())
+        assert count == 256 and refusal == (429, "too_many_connections")
+        assert after == [429, True, True]
+    finally:
+        server.stop()
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_gets_its_share_and_others_cannot_pretend() -> None:
+    server = start(trusted_proxies=("127.0.0.1",), max_connections_per_address=3, **UNLIMITED)
+
+    def socket_from(source: str, forwarded: str) -> WS:
+        return WS(server.ws_url, source_address=(source, 0), additional_headers={"X-Forwarded-For": forwarded})
+
+    try:
+        proxied = [socket_from("127.0.0.1", "203.0.113.5") for _ in range(3)]
+        with pytest.raises(InvalidStatus) as crowded:
+            socket_from("127.0.0.1", "203.0.113.5")
+        assert _refusal(crowded.value) == (429, "too_many_connections")
+        proxied.append(socket_from("127.0.0.1", "203.0.113.6"))  # the proxy's other clients are not its victims
+        spoofers = [socket_from("127.0.0.2", f"198.51.100.{n}") for n in range(3)]  # not a trusted proxy
+        with pytest.raises(InvalidStatus) as spoofed:
+            socket_from("127.0.0.2", "198.51.100.99")
+        assert _refusal(spoofed.value)[0] == 429
+        for ws in proxied + spoofers:
+            ws.close()
+    finally:
+        server.stop()
+
+
+def test_failed_logins_are_counted_against_the_forwarded_client_behind_a_trusted_proxy() -> None:
+    server = start(trusted_proxies=("127.0.0.0/8",), login_failures_per_address=3, login_free_failures=100)
+    try:
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+
+            def guess(n: int, client: str) -> int:
+                body = {"email": f"nobody{n}@example.com", "password": "wrong-password"}
+                return http.post("/user/login", json=body, headers={"X-Forwarded-For": client}).status_code
+
+            assert [guess(n, "203.0.113.5") for n in range(4)] == [400, 400, 400, 429]
+            assert guess(9, "203.0.113.6") == 400  # another client of the same proxy is not locked out
+    finally:
+        server.stop()
+
+
+def test_reconnecting_does_not_refill_a_senders_message_budget() -> None:
+    # 5 messages at once, then one every 5 s: a reconnect within seconds finds the budget spent.
+    server = start(rate_per_second=0.2, rate_burst=5, rate_grace_seconds=30)
+    try:
+
+        def spend(ws: WS) -> list[str]:
+            for _ in range(6):
+                ws.send({"type": "connection"})
+            return [ws.recv().get("code", "answered") for _ in range(6)]
+
+        with WS(server.ws_url) as first:
+            assert spend(first) == ["answered"] * 5 + ["rate_limited"]
+        with WS(server.ws_url) as again:  # the same address, a new socket
+            again.send({"type": "connection"})
+            assert again.recv()["code"] == "rate_limited"
+        with WS(server.ws_url, source_address=("127.0.0.2", 0)) as elsewhere:
+            elsewhere.barrier()  # another address has its own budget
+
+        token = register_and_login(server.url, "sender@example.com")["token"]
+        with WS(server.ws_url, token=token) as user:
+            assert spend(user) == ["answered"] * 5 + ["rate_limited"]
+        with WS(server.ws_url, token=token, source_address=("127.0.0.3", 0)) as user_elsewhere:
+            user_elsewhere.send({"type": "connection"})
+            assert user_elsewhere.recv()["code"] == "rate_limited"  # a user's budget follows the user
+    finally:
+        server.stop()

@@ -113,7 +113,8 @@ def rate_limited_server() -> Iterator[Server]:
 
 def test_a_flooding_client_is_answered_rate_limited_then_closed_with_1008(rate_limited_server: Server) -> None:
     url = rate_limited_server.ws_url
-    with WS(url, channel_id="calm") as bystander, WS(url) as flooder:
+    # another address (anonymous sockets of one address share its budget)
+    with WS(url, channel_id="calm", source_address=("127.0.0.2", 0)) as bystander, WS(url) as flooder:
         for _ in range(60):
             flooder.send({"type": "client", "client_ids": ["nobody"], "data": {}})
         assert flooder.recv() == {

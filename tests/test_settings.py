@@ -38,6 +38,12 @@ def test_environment_variables_are_read_once_and_overrides_win() -> None:
     assert settings.policy == "authenticated"
 
 
+def test_trusted_proxies_come_from_a_comma_separated_variable() -> None:
+    settings = Settings.from_env({"JACWS_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,"})
+    assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
+    assert Settings().trusted_proxies == () and Settings().limits.max_connections_per_address == 256
+
+
 def test_a_file_database_keeps_its_secret_beside_it_owner_only(tmp_path: Path) -> None:
     db = str(tmp_path / "app.db")
     secret, origin = load_or_create_secret(db)
