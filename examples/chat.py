@@ -4,6 +4,9 @@ Serve them with ``jacws serve examples/chat.py --port 8000``.
 """
 
 import asyncio
+from typing import Annotated
+
+from pydantic import Field
 
 from jacws import Root, Walker, on_entry, socket
 
@@ -46,10 +49,13 @@ class send_chat_to_client(Walker):
 
 
 class long_task(Walker):
-    """Reports its progress to the caller's socket with notify_self, then reports "done"."""
+    """Reports its progress to the caller's socket with notify_self, then reports "done".
 
-    steps: int = 5
-    delay: float = 0.2
+    Anyone may run it, so it is bounded: at most 20 steps of 0.05 to 1 s (it sleeps, it does not compute).
+    """
+
+    steps: Annotated[int, Field(ge=1, le=20)] = 5
+    delay: Annotated[float, Field(ge=0.05, le=1.0)] = 0.2
 
     @on_entry(Root)
     async def work(self, here: Root) -> None:

@@ -8,7 +8,10 @@ builds the application around one runtime.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import hashlib
+import hmac
 import logging
 import re
 import sys
@@ -23,7 +26,8 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .addresses import client_address
 from .auth import (
@@ -33,14 +37,16 @@ from .auth import (
     RevocationCache,
     TokenIssuer,
     bearer_token,
-    is_valid_email,
+    email_problem,
     password_problem,
 )
 from .bodylimit import BodyLimit
 from .errors import ClientError, InvalidEvent, InvalidToken, ServerBusy, UnknownWalker, UserExists
 from .graph import GraphSession
 from .hub import Connection, Hub, HubNotifier
+from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
+from .ratelimit import Concurrency, budget_key
 from .relay import open_relay
 from .settings import Settings, load_or_create_secret
 from .store import Store, open_store
@@ -77,8 +83,11 @@ class Runtime:
         if not secret:
             secret, origin = load_or_create_secret(settings.db)
             log.info("token secret %s", origin)
-        self.revocations = RevocationCache(self.store)
+        self.revocations = RevocationCache(self.store, settings.token_lifetime)
         self.tokens = TokenIssuer(secret, self.revocations, settings.token_lifetime)
+        # The password simulated clients register users with: random per server (its secret's), never shared.
+        digest = hmac.new(secret.encode(), b"jacws playground users", hashlib.sha256).digest()
+        self.playground_password = base64.urlsafe_b64encode(digest[:18]).decode()
         self.hasher = PasswordHasher()
         self.executor = ThreadPoolExecutor(settings.walker_threads, thread_name_prefix="jacws-walker")
         # Store calls for users and tokens get threads of their own, and password hashing others still,
@@ -94,6 +103,7 @@ class Runtime:
             limits.login_failures_per_address,
             limits.login_window,
         )
+        self.rest_walkers = Concurrency(limits.max_rest_walkers, limits.max_rest_walkers_per_user)
         self._closed = False
         self.relay = open_relay(settings.redis_url)
         self.hub = Hub(
@@ -351,6 +361,19 @@ class _WebSocketEndpoint:
         return hub.connect(transport, claims, channel_id, trace, address)
 
 
+def _walkers_busy(why: str, runs: Concurrency) -> Response:
+    """``503`` when the server runs all the REST walkers it may, ``429`` when this user (or address) does."""
+    if why == "full":
+        body = {
+            "type": "walker",
+            "error": f"the server is running {runs.total} walkers; try again",
+            "code": "unavailable",
+        }
+        return _json(503, body, {"retry-after": "1"})
+    error = f"too many walkers at once: at most {runs.per_key} per user; wait for one to finish"
+    return _json(429, {"type": "walker", "error": error, "code": "rate_limited"}, {"retry-after": "1"})
+
+
 def _path_pattern(path: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", path.strip("/"))
     regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
@@ -368,15 +391,31 @@ class JacWSApp:
         self.runtime = runtime
         self.api = api
         self.socket = _WebSocketEndpoint(runtime)
-        self._limited = BodyLimit(api, runtime.settings.limits.max_body_bytes)
+        settings = runtime.settings
+        served: ASGIApp = api
+        if settings.allowed_origins:  # cross-origin reads for the listed pages: Starlette's CORS
+            served = CORSMiddleware(
+                api,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        self._served = served
+        self._limited = BodyLimit(served, settings.limits.max_body_bytes)
+        self._guard = RequestGuard(
+            self._route, host_rule(settings.host, settings.allowed_hosts), settings.allowed_origins
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._guard(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/websocket":
             await self.socket(scope, receive, send)
         elif scope["type"] == "http":
             await self._limited(scope, receive, send)
         else:
-            await self.api(scope, receive, send)
+            await self._served(scope, receive, send)
 
 
 def create_app(runtime: Runtime) -> JacWSApp:
@@ -398,8 +437,9 @@ def create_app(runtime: Runtime) -> JacWSApp:
             body = await _json_body(request)
             email, password = body.get("email"), body.get("password")
             details = []
-            if not is_valid_email(email):
-                details.append({"loc": ["email"], "msg": "must be an email address"})
+            email_wrong = email_problem(email)
+            if email_wrong is not None:
+                details.append({"loc": ["email"], "msg": email_wrong})
             problem = password_problem(password)
             if problem is not None:
                 details.append({"loc": ["password"], "msg": problem})
@@ -518,6 +558,10 @@ def create_app(runtime: Runtime) -> JacWSApp:
                 )
             fields, node_id = await _walker_input(cls, method, rest, request)
             root_id = claims.root_id if claims else PUBLIC_ROOT_ID
+            runner = budget_key(claims.root_id if claims else None, client_address(request.scope))
+            admitted = runtime.rest_walkers.enter(runner)
+            if admitted != "ok":
+                return _walkers_busy(admitted, runtime.rest_walkers)
             session = GraphSession(store, root_id)
             notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
             timeout = runtime.settings.limits.walker_timeout
@@ -525,6 +569,7 @@ def create_app(runtime: Runtime) -> JacWSApp:
             try:
                 reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
             finally:
+                runtime.rest_walkers.leave(runner)
                 notifier.active = False
                 hub.metrics.walker_ran(hub.clock() - started)
         except InvalidToken as error:

@@ -18,9 +18,10 @@ from types import ModuleType
 
 from .addresses import Networks
 from .app import Runtime, create_app
+from .auth import check_secret
 from .errors import JacWSError
 from .server import UvicornServer, bind_socket, uvicorn_config
-from .settings import Settings, load_or_create_secret
+from .settings import Settings, load_or_create_secret, read_secret_file
 from .walkers import registry
 
 __all__ = ["load_walkers", "main", "playground_command"]
@@ -56,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1, env JACWS_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000, env JACWS_PORT)")
     serve.add_argument("--db", default=None, help="SQLite file or store URL (default: in memory, env JACWS_DB)")
-    serve.add_argument("--secret", default=None, help="JWT secret (env JACWS_SECRET; default: kept beside --db)")
+    serve.add_argument(
+        "--secret-file",
+        default=None,
+        metavar="PATH",
+        help="a file holding the JWT secret, 32 bytes or more (env JACWS_SECRET_FILE or JACWS_SECRET; "
+        "default: generated and kept beside --db)",
+    )
+    serve.add_argument("--secret", default=None, help=argparse.SUPPRESS)  # visible in ps: --secret-file instead
     serve.add_argument("--policy", choices=["open", "authenticated"], default=None, help="publish policy")
     serve.add_argument("--redis-url", default=None, help="redis://HOST:PORT shared by every process (JACWS_REDIS_URL)")
     serve.add_argument("--workers", type=int, default=1, help="server processes on this port (needs --redis-url)")
@@ -68,6 +76,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="a reverse proxy (address or network) whose X-Forwarded-For names the client; repeatable "
         "(env JACWS_TRUSTED_PROXIES, comma-separated)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="a web page origin (https://app.example.com) that may use this server from a browser; repeatable "
+        "(env JACWS_ALLOWED_ORIGINS)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a name clients reach this server by (checked in Host; default: loopback names on a loopback "
+        "interface, any name otherwise); repeatable (env JACWS_ALLOWED_HOSTS)",
     )
     playground = commands.add_parser(
         "playground",
@@ -103,16 +127,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         print(f"jacws: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
         return 2
-    settings = Settings.from_env(
-        host=args.host,
-        port=args.port,
-        db=args.db,
-        secret=args.secret,
-        policy=args.policy,
-        redis_url=args.redis_url,
-        log_level=args.log_level,
-        trusted_proxies=tuple(args.trusted_proxy) if args.trusted_proxy else None,
-    )
+    if args.secret:
+        print(
+            "jacws: warning: --secret shows in every user's process list; use --secret-file or JACWS_SECRET",
+            file=sys.stderr,
+        )
+    try:
+        secret = read_secret_file(args.secret_file) if args.secret_file else args.secret
+        settings = Settings.from_env(
+            host=args.host,
+            port=args.port,
+            db=args.db,
+            secret=secret,
+            policy=args.policy,
+            redis_url=args.redis_url,
+            log_level=args.log_level,
+            trusted_proxies=tuple(args.trusted_proxy) if args.trusted_proxy else None,
+            allowed_origins=tuple(args.allowed_origin) if args.allowed_origin else None,
+            allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None,
+        )
+    except ValueError as error:
+        print(f"jacws: {error}", file=sys.stderr)
+        return 2
     if args.log_level is None and "JACWS_LOG_LEVEL" not in os.environ:
         settings = settings.with_changes(log_level="info")  # a server says what it does by default
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
@@ -166,11 +202,12 @@ def _check_deployment(settings: Settings, workers: int) -> Settings:
     if workers > 1 and not shared_store:
         raise ValueError("--workers > 1 needs a shared store: --db FILE.db or --db postgresql://...")
     if settings.secret:
+        check_secret(settings.secret, "given")
         return settings
     if settings.db and "://" in settings.db and not settings.db.startswith("sqlite"):
         raise ValueError(
             "a database server is shared by every jacws process: give them the same token secret "
-            "with --secret or JACWS_SECRET"
+            "with --secret-file or JACWS_SECRET"
         )
     secret, origin = load_or_create_secret(settings.db)
     log.info("token secret %s", origin)

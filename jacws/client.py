@@ -49,9 +49,6 @@ __all__ = [
 
 log = logging.getLogger("jacws.client")
 
-PLAYGROUND_PASSWORD = "playground-password"
-"""The password :meth:`Server.client` registers playground users with."""
-
 
 class ClientClosed(JacWSError):
     """An event was sent on a client that is not connected."""
@@ -175,7 +172,7 @@ def _http_json(url: str, body: dict[str, Any] | None = None, token: str | None =
             return {"http_status": error.code, "error": payload.decode("utf-8", "replace")}
 
 
-def register(base_url: str, email: str, password: str = PLAYGROUND_PASSWORD) -> bool:
+def register(base_url: str, email: str, password: str) -> bool:
     """Register a user; True if created, False if the email was taken.
 
     Raises:
@@ -188,7 +185,7 @@ def register(base_url: str, email: str, password: str = PLAYGROUND_PASSWORD) -> 
     return bool(status == 201)
 
 
-def login(base_url: str, email: str, password: str = PLAYGROUND_PASSWORD) -> dict[str, Any]:
+def login(base_url: str, email: str, password: str) -> dict[str, Any]:
     """Log in; return ``{"token", "user": {"id", "email", "root_id"}}``.
 
     Raises:

@@ -1,4 +1,5 @@
-"""Token buckets, and the budgets they make up per user and per address, kept across reconnects.
+"""Token buckets, the budgets they make up per user and per address (kept across reconnects), and
+counts of runs at once per user.
 
 A connection's incoming messages and the bytes its messages leave waiting in other sockets' backlogs
 are counted against a :class:`Budget`. Budgets belong to who is sending, not to a socket: a logged-in
@@ -8,7 +9,9 @@ connections until it has refilled, so closing a socket and opening a new one sta
 
 from __future__ import annotations
 
-__all__ = ["Bucket", "Budget", "Budgets", "budget_key"]
+from typing import Literal
+
+__all__ = ["Bucket", "Budget", "Budgets", "Concurrency", "budget_key"]
 
 
 class Bucket:
@@ -111,3 +114,39 @@ class Budgets:
             del self._budgets[key]
         self._prune_above = max(self.PRUNE_AT, 2 * len(self._budgets))
         return len(idle)
+
+
+class Concurrency:
+    """How many runs are under way, in all and per key, and how many may be.
+
+    Args:
+        total: runs at once in all.
+        per_key: runs at once for one key (a user, or an anonymous address).
+    """
+
+    def __init__(self, total: int, per_key: int) -> None:
+        self.total = total
+        self.per_key = per_key
+        self.running = 0
+        self._by_key: dict[str, int] = {}
+
+    def enter(self, key: str) -> Literal["ok", "full", "key_full"]:
+        """Count one more run for ``key``, unless the total (``"full"``) or the key's share
+        (``"key_full"``) is reached; every ``"ok"`` is followed by one :meth:`leave`."""
+        if self.running >= self.total:
+            return "full"
+        here = self._by_key.get(key, 0)
+        if here >= self.per_key:
+            return "key_full"
+        self._by_key[key] = here + 1
+        self.running += 1
+        return "ok"
+
+    def leave(self, key: str) -> None:
+        """One run of ``key`` is over."""
+        self.running -= 1
+        left = self._by_key[key] - 1
+        if left:
+            self._by_key[key] = left
+        else:
+            del self._by_key[key]

@@ -28,12 +28,13 @@ from websockets.protocol import State
 
 from .addresses import Networks
 from .app import ABORT, HOLD, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
-from .client import PLAYGROUND_PASSWORD, Client, login, register
+from .client import Client, login, register
 from .errors import PortInUse, ServerError
 from .httpguard import Slots, guarded_http
 from .hub import Hub
 from .load import Load
 from .proxy import browser_url
+from .redact import redact_uvicorn_logs
 from .settings import Settings
 from .walkers import WalkerRegistry, describe_walker
 
@@ -195,6 +196,7 @@ def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -
     ``ws`` replaces jacws's websocket protocol class (the app then uses plain ASGI).
     """
     limits = settings.limits
+    redact_uvicorn_logs()  # no channel ids in its INFO lines
     proxies = Networks(settings.trusted_proxies)
     slots = Slots(limits.max_connections, limits.max_connections_per_address, proxies)
     http = guarded_http(HttpToolsProtocol, slots, limits.max_header_bytes, limits.header_timeout)
@@ -479,6 +481,14 @@ class Server:
         """Send ``data`` to every connection on these channels, from outside a walker."""
         self.hub.notifier.notify_channels(channel_ids, data)
 
+    @property
+    def playground_password(self) -> str:
+        """The password :meth:`client` registers users with: random for each server (derived from its
+        token secret, so a file database's users keep it across restarts), known to this process only."""
+        if self.runtime is None:
+            raise ServerError("the server is not running: call start() first")
+        return self.runtime.playground_password
+
     def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to these connections, from outside a walker."""
         self.hub.notifier.notify_clients(client_ids, data)
@@ -489,14 +499,16 @@ class Server:
         channel_id: str | None = None,
         token: str | None = None,
         name: str | None = None,
-        password: str = PLAYGROUND_PASSWORD,
+        password: str | None = None,
     ) -> Client:
         """Open a simulated client: anonymous, with a ``token``, or as ``user`` (an email).
 
-        A ``user`` is registered (if new) and logged in with ``password`` first.
+        A ``user`` is registered (if new) and logged in with ``password`` first, by default
+        :attr:`playground_password`.
         """
         email = user
         if user and not token:
+            password = password or self.playground_password
             register(self.url, user, password)
             token = login(self.url, user, password)["token"]
         client = Client(self.ws_url, token=token, channel_id=channel_id, name=name or user, email=email)

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .auth import new_secret
+from .auth import check_secret, new_secret
 from .hub import Limits, PublishPolicy
 
-__all__ = ["Settings", "load_or_create_secret"]
+__all__ = ["Settings", "load_or_create_secret", "read_secret_file"]
 
 log = logging.getLogger("jacws")
 
@@ -25,7 +25,7 @@ class Settings:
         host: interface to listen on.
         port: TCP port; 0 picks a free one.
         db: store location: None (in memory), a SQLite file path, or a URL.
-        secret: JWT signing secret; None generates one (kept beside a file database).
+        secret: JWT signing secret of at least 32 bytes; None generates one (kept beside a file database).
         token_lifetime: seconds a login token is valid.
         limits: per-connection limits.
         policy: publish policy: ``"open"``, ``"authenticated"`` or a callable.
@@ -38,6 +38,10 @@ class Settings:
         trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the
             client (``"10.0.0.0/8"``, ``"*"`` for any peer); per-address limits then count the client's
             address, not the proxy's.
+        allowed_origins: web pages (``"https://app.example.com"``, ``"*"`` for any) that may use the server
+            from a browser besides its own (:mod:`jacws.origins`; CORS for them).
+        allowed_hosts: names a request's ``Host`` may give; None: only loopback names when listening on a
+            loopback interface, any otherwise (:func:`jacws.origins.host_rule`).
     """
 
     host: str = "127.0.0.1"
@@ -53,6 +57,8 @@ class Settings:
     sync_seconds: float = 1.0
     ping_interval: float | None = 20.0
     trusted_proxies: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] | None = None
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some settings changed; ``limits`` fields may be given by name too."""
@@ -66,7 +72,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``JACWS_HOST``, ``JACWS_PORT``, ``JACWS_DB``, ``JACWS_SECRET``,
         ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``, ``JACWS_WALKER_THREADS``,
-        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``, ``JACWS_TRUSTED_PROXIES`` (comma-separated)
+        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``,
+        ``JACWS_TRUSTED_PROXIES``, ``JACWS_ALLOWED_ORIGINS``, ``JACWS_ALLOWED_HOSTS`` (comma-separated),
+        ``JACWS_SECRET_FILE`` (a file holding the secret, when ``JACWS_SECRET`` is not set)
         and every limit by name (``JACWS_MAX_BACKLOG_MESSAGES``, ``JACWS_RATE_PER_SECOND``, ...);
         ``overrides`` win where they are not None."""
         env = os.environ if environ is None else environ
@@ -84,6 +92,8 @@ class Settings:
             "sync_seconds": float,
             "ping_interval": float,
             "trusted_proxies": _entries,
+            "allowed_origins": _entries,
+            "allowed_hosts": _entries,
         }
         for limit in fields(Limits):
             converters[limit.name] = float if "float" in str(limit.type) else int
@@ -91,8 +101,24 @@ class Settings:
             raw = env.get(f"JACWS_{name.upper()}")
             if raw:
                 values[name] = convert(float(raw)) if convert is int else convert(raw)
+        secret_file = env.get("JACWS_SECRET_FILE")
+        if secret_file and "secret" not in values:
+            values["secret"] = read_secret_file(secret_file)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls().with_changes(**values)
+
+
+def read_secret_file(path: str | Path) -> str:
+    """The token secret kept in the file at ``path`` (surrounding whitespace removed).
+
+    Raises:
+        ValueError: the file cannot be read, is empty, or holds fewer than 32 bytes.
+    """
+    try:
+        secret = Path(path).read_text().strip()
+    except OSError as error:
+        raise ValueError(f"cannot read the token secret from {path}: {error.strerror}") from None
+    return check_secret(secret, f"read from {path}")
 
 
 def _entries(raw: str) -> tuple[str, ...]:
@@ -111,7 +137,7 @@ def load_or_create_secret(db: str | None) -> tuple[str, str]:
         return new_secret(), "generated for this run"
     path = Path(db).with_name(Path(db).name + ".secret")
     if path.exists():
-        return path.read_text().strip(), f"read from {path}"
+        return read_secret_file(path), f"read from {path}"
     secret = new_secret()
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:

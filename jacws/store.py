@@ -7,6 +7,8 @@ restarts. Other backends live beside this one behind the same :class:`Store` int
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -23,6 +25,8 @@ from .graph import EdgeRecord, NodeRecord
 from .protocol import PUBLIC_ROOT_ID, encode
 
 __all__ = ["SQLiteStore", "Store", "User", "context_from_json", "context_to_json", "open_store"]
+
+log = logging.getLogger("jacws")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +63,8 @@ class Store(ABC):
         """Whether a token id was revoked."""
 
     @abstractmethod
-    def revocations_since(self, since: float) -> list[tuple[str, float]]:
-        """Token ids revoked after ``since`` (unix seconds), with when they were revoked."""
+    def revocations_since(self, since: float) -> list[tuple[str, float, float]]:
+        """Token ids revoked after ``since`` (unix seconds), with when they were revoked and when they expire."""
 
     @abstractmethod
     def load_node(self, node_id: str) -> NodeRecord | None:
@@ -133,6 +137,8 @@ class SQLiteStore(Store):
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        if self.path != ":memory:":
+            _owner_only(Path(self.path))
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self._db.execute("PRAGMA busy_timeout=10000")  # several processes may share the file
@@ -187,13 +193,13 @@ class SQLiteStore(Store):
                 (jti, expires_at, now),
             )
 
-    def revocations_since(self, since: float) -> list[tuple[str, float]]:
+    def revocations_since(self, since: float) -> list[tuple[str, float, float]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT jti, revoked_at FROM revoked_tokens WHERE revoked_at > ? AND expires_at >= ?",
+                "SELECT jti, revoked_at, expires_at FROM revoked_tokens WHERE revoked_at > ? AND expires_at >= ?",
                 (since, time.time()),
             ).fetchall()
-        return [(str(jti), float(at)) for jti, at in rows]
+        return [(str(jti), float(at), float(expires)) for jti, at, expires in rows]
 
     def is_revoked(self, jti: str) -> bool:
         with self._lock:
@@ -261,6 +267,26 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _owner_only(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it (SQLite gives its
+    ``-wal`` and ``-shm`` files the database's permissions); tighten an existing one that is not."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # SQLite reports what is wrong with the path
+    os.close(descriptor)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+                log.warning("%s held password hashes readable by others: made it owner-only (was %o)", file, mode)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            log.warning("could not make %s owner-only", file)
 
 
 def context_to_json(context: dict[str, Any]) -> bytes:

@@ -124,13 +124,14 @@ class PostgresStore(Store):
         with self._pool.connection() as db:
             return db.execute("SELECT 1 FROM jacws_revoked_tokens WHERE jti = %s", (jti,)).fetchone() is not None
 
-    def revocations_since(self, since: float) -> list[tuple[str, float]]:
+    def revocations_since(self, since: float) -> list[tuple[str, float, float]]:
         with self._pool.connection() as db:
             rows = db.execute(
-                "SELECT jti, revoked_at FROM jacws_revoked_tokens WHERE revoked_at > %s AND expires_at >= %s",
+                "SELECT jti, revoked_at, expires_at FROM jacws_revoked_tokens "
+                "WHERE revoked_at > %s AND expires_at >= %s",
                 (since, time.time()),
             ).fetchall()
-        return [(str(jti), float(at)) for jti, at in rows]
+        return [(str(jti), float(at), float(expires)) for jti, at, expires in rows]
 
     def load_node(self, node_id: str) -> NodeRecord | None:
         with self._pool.connection() as db:

@@ -155,8 +155,9 @@ class ClientFactory:
         """A login token of ``email`` (registered first if new), with the playground's password."""
         from .client import login, register
 
-        register(self.server.url, email)
-        return str(login(self.server.url, email)["token"])
+        password = self.server.playground_password
+        register(self.server.url, email, password)
+        return str(login(self.server.url, email, password)["token"])
 
 
 @pytest.fixture

@@ -81,6 +81,19 @@ class t_slow(Walker):
         self.report("slept")
 
 
+class t_rest_sleep(Walker):
+    seconds: float = 1.0
+
+    class __specs__:
+        methods = ["post"]
+        auth = False
+
+    @on_entry(Root)
+    async def enter(self, here: Root) -> None:
+        await asyncio.sleep(self.seconds)
+        self.report("slept")
+
+
 class t_sync_slow(Walker):
     seconds: float = 1.0
 

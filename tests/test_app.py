@@ -14,6 +14,8 @@ from jacws.protocol import PUBLIC_ROOT_ID
 from jacws.server import Server
 from jacws.settings import Settings
 
+JSON = {"Content-Type": "application/json"}
+
 
 def token(users: dict[str, Any], name: str) -> str:
     return str(users[name]["token"])
@@ -479,7 +481,7 @@ def test_rest_walker_call_validates_fields_and_serves_only_listed_methods(server
         assert http.post("/walker/t_rest_only").json()["reports"] == ["rest"]
         assert http.post("/walker/t_slow", json={}).status_code == 404  # websocket only
         assert http.post("/walker/no_such").status_code == 404
-        assert http.post("/walker/t_echo", content=b"{oops").status_code == 422
+        assert http.post("/walker/t_echo", content=b"{oops", headers=JSON).status_code == 422
 
 
 def test_rest_auth_walker_needs_a_valid_token(server: Server, users: dict[str, Any]) -> None:

@@ -8,11 +8,13 @@ import itertools
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from jacws.protocol import PUBLIC_ROOT_ID
 from jacws.server import Server
+from jacws.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -47,7 +49,7 @@ def connect_anonymously(page: Page) -> str:
 def run_long_task(page: Page) -> None:
     page.locator("#tabs button", has_text="walker").first.click()
     page.get_by_test_id("walker-name").select_option("long_task")
-    page.locator("[data-testid=field-delay]").fill("0.01")
+    page.locator("[data-testid=field-delay]").fill("0.05")
     page.get_by_test_id("send-walker").click()
     expect(page.get_by_test_id("walker-rtt")).to_have_text(re.compile(r"round trip \d+\.\d ms"), timeout=WAIT)
 
@@ -219,3 +221,33 @@ def test_a_narrow_window_stacks_the_panels_without_overflow(chromium: Browser, s
         assert len(lefts) == 1
     page.screenshot(path=str(ARTIFACTS / f"browser-{width}.png"), full_page=True)
     assert errors == []
+
+
+def test_a_page_of_another_origin_in_a_real_browser_reaches_nothing(chromium: Browser, server: Server) -> None:
+    # The attacker's page: served by another server (another origin), in the same headless Chromium.
+    with Server(Settings(port=0)) as elsewhere:
+        page = chromium.new_context().new_page()
+        page.goto(elsewhere.url + "/")
+        outcome = page.evaluate(
+            """async (target) => {
+                const socket = await new Promise((resolve) => {
+                    const ws = new WebSocket(target.ws);
+                    ws.onopen = () => resolve("opened");
+                    ws.onclose = (event) => resolve("closed " + event.code);
+                });
+                const body = JSON.stringify({email: "drive-by@example.com", password: "s3cret-pass"});
+                const simple = await fetch(target.http + "/user/register", {
+                    method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body,
+                }).then((r) => r.type, (e) => "failed");
+                const json = await fetch(target.http + "/user/register", {
+                    method: "POST", headers: {"Content-Type": "application/json"}, body,
+                }).then((r) => r.status, (e) => "failed");
+                return {socket, simple, json};
+            }""",
+            {"ws": server.ws_url, "http": server.url},
+        )
+        page.context.close()
+    assert outcome == {"socket": "closed 1006", "simple": "opaque", "json": "failed"}, outcome
+    with httpx.Client(base_url=server.url, timeout=5) as http:  # nothing was registered by the page
+        login = http.post("/user/login", json={"email": "drive-by@example.com", "password": "s3cret-pass"})
+        assert login.status_code == 400

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from support import TIMEOUT, WS, quiet, register_and_login
 from websockets.exceptions import ConnectionClosed
@@ -93,9 +94,14 @@ def test_serve_runs_the_example_walkers_and_sigint_closes_sockets_with_1001(chat
         names = [w["name"] for w in http.get("/walkers").json()["walkers"]]
     assert names == ["long_task", "send_chat_to_client", "send_chat_to_group", "send_chat_to_user"]
     ws = WS(chat_server.ws_url)
-    ws.walker("long_task", steps=2, delay=0.01)
+    ws.walker("long_task", steps=2, delay=0.05)
     assert [ws.recv()["progress"] for _ in range(3)] == ["0%", "50%", "100%"]
     assert ws.recv() == {"status": 200, "reports": ["done"]}
+    ws.walker("long_task", steps=10**9, delay=0)  # a stranger asking for a core for ever
+    refused = ws.recv()
+    assert refused["code"] == "invalid_event" and [d["loc"] for d in refused["details"]] == [["steps"], ["delay"]]
+    with httpx.Client(base_url=chat_server.url, timeout=TIMEOUT) as http:
+        assert http.post("/walker/long_task", json={"steps": 21}).status_code == 422
     assert chat_server.interrupt() == 0
     with pytest.raises(ConnectionClosed):
         ws.recv()
@@ -116,6 +122,31 @@ def test_serve_keeps_users_in_the_db_file_across_restarts(tmp_path: Path) -> Non
     finally:
         assert second.interrupt() == 0
     assert any("secret generated and stored" in line for line in first.log)
+
+
+def test_serve_signs_with_the_secret_from_a_file_and_refuses_short_secrets(tmp_path: Path) -> None:
+    secret_file = tmp_path / "jwt.secret"
+    secret_file.write_text("k" * 48 + "\n")
+    serve = Serve(str(CHAT), "--secret-file", str(secret_file))
+    serve.wait_for_line("Application startup complete")
+    try:
+        token = register_and_login(serve.url, "filed@example.com")["token"]
+        assert jwt.decode(token, "k" * 48, algorithms=["HS256"])["email"] == "filed@example.com"
+    finally:
+        assert serve.interrupt() == 0
+
+    def refused(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "jacws.cli", "serve", str(CHAT), "--port", str(free_port()), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+
+    weak = refused(env={**os.environ, "JACWS_SECRET": "changeme"})  # found offline from one token before
+    assert weak.returncode == 2 and "has 8 bytes; it needs at least 32" in weak.stderr
+    (tmp_path / "weak.secret").write_text("changeme")
+    weak_file = refused("--secret-file", str(tmp_path / "weak.secret"))
+    assert weak_file.returncode == 2 and "weak.secret) has 8 bytes" in weak_file.stderr
+    on_command_line = refused("--secret", "changeme")
+    assert "--secret shows in every user's process list" in on_command_line.stderr
+    assert on_command_line.returncode == 2 and "has 8 bytes" in on_command_line.stderr
 
 
 def test_serve_refuses_a_missing_file_and_a_taken_port() -> None:

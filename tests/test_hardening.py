@@ -826,3 +826,62 @@ def test_reconnecting_does_not_refill_a_senders_message_budget() -> None:
             assert user_elsewhere.recv()["code"] == "rate_limited"  # a user's budget follows the user
     finally:
         server.stop()
+
+
+# -- smaller holes ---------------------------------------------------------------------------------------
+
+
+def test_rest_walker_runs_are_capped_per_user_and_per_server() -> None:
+    server = start(max_rest_walkers=5, max_rest_walkers_per_user=2)
+    tokens = [register_and_login(server.url, f"runner{n}@example.com")["token"] for n in range(3)]
+
+    async def flood() -> dict[str, list[int]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+
+            def run(token: str | None) -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                return http.post("/walker/t_rest_sleep", json={"seconds": 1.5}, headers=headers)
+
+            # one user asks for 4 at once, an anonymous address for 3; then two more users, 2 each
+            first = await asyncio.gather(*(run(tokens[0]) for _ in range(4)), *(run(None) for _ in range(3)))
+            return {
+                "user": sorted(r.status_code for r in first[:4]),
+                "anonymous": sorted(r.status_code for r in first[4:]),
+                "codes": sorted({r.json()["code"] for r in first if r.status_code != 200}),
+            }
+
+    async def server_cap() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+            calls = [
+                http.post("/walker/t_rest_sleep", json={"seconds": 1.5}, headers={"Authorization": f"Bearer {token}"})
+                for token in tokens
+                for _ in range(2)
+            ]
+            return sorted(r.status_code for r in await asyncio.gather(*calls))
+
+    try:
+        per_user = asyncio.run(flood())
+        assert per_user["user"] == [200, 200, 429, 429] and per_user["anonymous"] == [200, 200, 429]
+        assert per_user["codes"] == ["rate_limited"]
+        assert asyncio.run(server_cap()) == [200] * 5 + [503]  # 6 wanted at once, 5 may run
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("email", "why"),
+    [
+        ("<img/src=x/onerror=alert(1)>@x.yz", "must be an email address: "),
+        ("nul\x00byte@example.com", "invalid characters before the @-sign: U+0000"),
+        ("evil\u202emoc.elgoog@example.com", "unsafe characters: RIGHT-TO-LEFT OVERRIDE"),
+        ("no-domain@localhost", "must be an email address: "),
+        ("a" * 250 + "@example.com", "at most 254 characters"),
+    ],
+    ids=["markup", "nul", "rtl-override", "no-dot", "too-long"],
+)
+def test_registration_takes_only_real_email_addresses(server: Server, email: str, why: str) -> None:
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        answer = http.post("/user/register", json={"email": email, "password": "s3cret-pass"})
+    assert answer.status_code == 422
+    (detail,) = answer.json()["detail"]
+    assert detail["loc"] == ["email"] and why in detail["msg"], detail

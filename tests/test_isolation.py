@@ -139,7 +139,7 @@ def test_a_client_that_never_reads_again_is_dropped_after_the_close_timeout() ->
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         key = "dGhlIHNhbXBsZSBub25jZQ=="
         stalled.sendall(
-            f"GET /websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET /websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         assert b"101" in stalled.recv(200)  # handshake accepted; from now on it reads nothing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jacws.ratelimit import Bucket, Budgets, budget_key
+from jacws.ratelimit import Bucket, Budgets, Concurrency, budget_key
 
 
 def test_a_bucket_starts_full_refills_at_its_rate_and_never_past_its_burst() -> None:
@@ -46,3 +46,11 @@ def test_a_held_budget_is_never_forgotten_and_idle_ones_are_swept_as_new_ones_co
         budgets.release(budgets.hold(f"address:{n}", 0))
     assert len(budgets) <= Budgets.PRUNE_AT + 2  # the idle ones were swept while the others came
     assert budgets.hold("user:kept", 0) is held
+
+
+def test_runs_at_once_are_counted_per_key_and_in_all() -> None:
+    runs = Concurrency(total=3, per_key=2)
+    assert [runs.enter("user:a") for _ in range(3)] == ["ok", "ok", "key_full"]
+    assert runs.enter("user:b") == "ok" and runs.enter("user:c") == "full"
+    runs.leave("user:a")
+    assert runs.enter("user:c") == "ok" and runs.running == 3

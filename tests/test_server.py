@@ -144,3 +144,18 @@ def test_a_failed_setup_leaves_the_handle_stopped_and_the_port_free() -> None:
     server.settings = Settings(port=0)
     server.start()
     server.stop()
+
+
+def test_playground_users_get_a_random_password_of_their_server_kept_with_a_file_store(tmp_path: Path) -> None:
+    db = str(tmp_path / "play.db")
+    with Server(Settings(port=0, db=db)) as first, Server(Settings(port=0)) as other:
+        password = first.playground_password
+        assert len(password) >= 20 and password != other.playground_password
+        assert password != "playground-password"  # the fixed one every playground used to share
+        assert first.client(user="alice@example.com").email == "alice@example.com"  # registered, logged in
+        with httpx.Client(base_url=first.url, timeout=TIMEOUT) as http:
+            guess = http.post("/user/login", json={"email": "alice@example.com", "password": "playground-password"})
+            assert guess.status_code == 400
+    with Server(Settings(port=0, db=db)) as again:  # the same store and secret: the same password
+        assert again.playground_password == password
+        assert again.client(user="alice@example.com").email == "alice@example.com"

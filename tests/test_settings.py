@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+import pytest
 
 from jacws.hub import Limits
 from jacws.settings import Settings, load_or_create_secret
@@ -63,3 +66,21 @@ def test_a_sqlite_url_keeps_its_secret_beside_the_file_too(tmp_path: Path) -> No
     secret, origin = load_or_create_secret(f"sqlite:///{tmp_path / 'url.db'}")
     assert origin == f"generated and stored in {tmp_path / 'url.db.secret'}"
     assert load_or_create_secret(str(tmp_path / "url.db"))[0] == secret
+
+
+def test_a_secret_file_named_by_the_environment_is_read_and_checked(tmp_path: Path) -> None:
+    good, short = tmp_path / "good.secret", tmp_path / "short.secret"
+    good.write_text("s" * 40 + "\n")
+    short.write_text("changeme\n")
+    assert Settings.from_env({"JACWS_SECRET_FILE": str(good)}).secret == "s" * 40
+    assert Settings.from_env({"JACWS_SECRET_FILE": str(good), "JACWS_SECRET": "e" * 32}).secret == "e" * 32
+    with pytest.raises(ValueError, match=re.escape(f"the token secret (read from {short}) has 8 bytes")):
+        Settings.from_env({"JACWS_SECRET_FILE": str(short)})
+    with pytest.raises(ValueError, match=r"cannot read the token secret from .*missing: No such file"):
+        Settings.from_env({"JACWS_SECRET_FILE": str(tmp_path / "missing")})
+
+
+def test_a_stored_secret_that_is_too_short_is_refused_naming_its_file(tmp_path: Path) -> None:
+    (tmp_path / "old.db.secret").write_text("changeme")
+    with pytest.raises(ValueError, match=re.escape("old.db.secret) has 8 bytes")):
+        load_or_create_secret(str(tmp_path / "old.db"))

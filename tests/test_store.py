@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,8 +55,8 @@ def test_revocations_are_listed_since_a_time(store: Store) -> None:
     store.revoke_token("j", 2e9)
     store.revoke_token("expired", 1.0)
     assert store.is_revoked("j")
-    ((jti, at),) = store.revocations_since(0)
-    assert jti == "j" and at > 0
+    ((jti, at, expires_at),) = store.revocations_since(0)
+    assert jti == "j" and at > 0 and expires_at == 2e9
     assert store.revocations_since(at) == []
 
 
@@ -101,6 +102,30 @@ def test_a_file_store_keeps_everything_across_reopening(tmp_path: Path) -> None:
     second.close()
 
 
+def test_a_file_store_and_its_wal_and_shm_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    os.umask(umask := os.umask(0o022))  # as on most machines: new files world-readable unless said otherwise
+    try:
+        path = tmp_path / "users.db"
+        store = open_store(str(path))
+        store.create_user("hashed@example.com", "$argon2id$not-for-others")
+        files = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+        store.close()
+    finally:
+        os.umask(umask)
+    assert {"users.db", "users.db-wal", "users.db-shm"} <= set(files)
+    assert set(files.values()) == {0o600}, files
+
+
+def test_an_existing_world_readable_store_is_made_owner_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "old.db"
+    open_store(str(path)).close()
+    for file in tmp_path.iterdir():
+        file.chmod(0o644)
+    open_store(str(path)).close()
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}
+    assert "made it owner-only (was 644)" in caplog.text
+
+
 def test_two_postgres_stores_share_users_and_revocations(postgres_server: PostgresServer) -> None:
     url = fresh_database(postgres_server)
     one, two = open_store(url), open_store(url)
@@ -108,7 +133,7 @@ def test_two_postgres_stores_share_users_and_revocations(postgres_server: Postgr
         user = one.create_user("shared@example.com", "h")
         assert two.get_user_by_email("shared@example.com") == user
         one.revoke_token("t", 2e9)
-        assert two.is_revoked("t") and [j for j, _ in two.revocations_since(0)] == ["t"]
+        assert two.is_revoked("t") and [j for j, _, _ in two.revocations_since(0)] == ["t"]
     finally:
         one.close()
         two.close()
