@@ -272,13 +272,41 @@ class GraphSession:
         self._lock = threading.RLock()
         self._nodes: dict[str, Node] = {}
         self._out: dict[str, list[Edge]] = {}
+        self._added: dict[str, list[Edge]] = {}  # new edges from nodes whose stored edges are not loaded
+        self._released = False
         self._new: set[str] = set()
         self._deleted_nodes: set[str] = set()
         self._deleted_edges: set[str] = set()
 
+    def release(self) -> None:
+        """The run is over: let go of every node and edge at once (they point back at the session, so they
+        would otherwise wait for the cycle collector); an ability still running, past its time limit, stops
+        at its next graph call."""
+        with self._lock:
+            self._released = True
+            for node in self._nodes.values():
+                node._session = None
+            for edges in (*self._out.values(), *self._added.values()):
+                for edge in edges:
+                    edge._session = None
+            self._nodes, self._out, self._added = {}, {}, {}
+            self._new, self._deleted_nodes, self._deleted_edges = set(), set(), set()
+
+    def _check_open(self) -> None:
+        if self._released:
+            raise RuntimeError("this walker run is over: its graph was released")
+
+    @property
+    def size(self) -> int:
+        """How many nodes and edges this session holds."""
+        with self._lock:
+            edges = sum(map(len, self._out.values())) + sum(map(len, self._added.values()))
+            return len(self._nodes) + edges
+
     def root(self) -> Root:
         """The user's root node. Roots have no fields, so this needs no store read."""
         with self._lock:
+            self._check_open()
             node = self._nodes.get(self.root_id)
             if node is None:
                 node = Root.__new__(Root)
@@ -297,6 +325,7 @@ class GraphSession:
         """
         node_id = normalize_node_id(node_id)
         with self._lock:
+            self._check_open()
             node = self._nodes.get(node_id)
             if node is not None:
                 return node
@@ -310,6 +339,7 @@ class GraphSession:
     def add_edge(self, source: Node, target: Node, edge: Edge) -> None:
         """Connect ``source`` to ``target`` with ``edge``, adopting new nodes."""
         with self._lock:
+            self._check_open()
             for node in (source, target):
                 self._adopt(node)
             if edge._session is not None:
@@ -317,7 +347,12 @@ class GraphSession:
             edge.source_id, edge.target_id = source.id, target.id
             edge._session = self
             self._new.add(edge.id)
-            self.out_edges(source).append(edge)
+            loaded = self._out.get(source.id)
+            if loaded is None and source.id not in self._new:
+                # Connecting needs none of the stored edges: load them only if this run reads them.
+                self._added.setdefault(source.id, []).append(edge)
+            else:
+                self.out_edges(source).append(edge)
 
     def remove_edges(self, source: Node, target: Node) -> int:
         """Remove the edges from ``source`` to ``target``."""
@@ -342,7 +377,7 @@ class GraphSession:
                 self._new.discard(node.id)
             else:
                 self._deleted_nodes.add(node.id)
-            for edges in self._out.values():
+            for edges in (*self._out.values(), *self._added.values()):
                 for edge in [e for e in edges if e.target_id == node.id]:
                     edges.remove(edge)
                     self._forget_edge(edge)
@@ -351,14 +386,17 @@ class GraphSession:
     def out_edges(self, node: Node) -> list[Edge]:
         """The (live, mutable) list of edges leaving ``node``."""
         with self._lock:
+            self._check_open()
             edges = self._out.get(node.id)
             if edges is None:
                 edges = []
+                added = self._added.pop(node.id, [])
                 if node.id not in self._new:
+                    held = {edge.id for edge in added}  # committed already: this run's objects stand for them
                     for record in self.store.load_out_edges(self.root_id, node.id):
-                        edge = self._edge_from_record(record)
-                        if record.target not in self._deleted_nodes:
-                            edges.append(edge)
+                        if record.target not in self._deleted_nodes and record.id not in held:
+                            edges.append(self._edge_from_record(record))
+                edges.extend(added)
                 self._out[node.id] = edges
             return edges
 
@@ -385,7 +423,7 @@ class GraphSession:
                     nodes.append(NodeRecord(node.id, self.root_id, _type_name(node), node.context))
                     node._snapshot = dumped
             edges: list[EdgeRecord] = []
-            for out in self._out.values():
+            for out in (*self._out.values(), *self._added.values()):
                 for edge in out:
                     dumped = _dump(edge.context)
                     if edge.id in self._new or dumped != edge._snapshot:

@@ -35,6 +35,7 @@ from .errors import (
     WalkerFailed,
 )
 from .graph import GraphSession, Node, Root, archetype_fields
+from .memory import reclaim_after
 from .protocol import encode
 
 __all__ = [
@@ -468,6 +469,9 @@ async def run_walker(
         raise WalkerFailed(f"walker {cls.__name__} failed: {type(error).__name__}") from None
     finally:
         _current_notifier.reset(token)
+        size = session.size
+        session.release()
+        reclaim_after(session, size)  # a big run's memory goes back once its session does
 
 
 class WalkerTimedOut(Exception):

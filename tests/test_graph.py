@@ -113,3 +113,40 @@ def test_detached_nodes_explain_how_to_attach_them() -> None:
     with pytest.raises(RuntimeError, match="connect it"):
         City(name="x").nodes()
     assert isinstance(GraphSession(SQLiteStore(), "n::" + "12" * 12).root(), Root)
+
+
+def test_connecting_loads_none_of_the_stored_edges_and_reading_them_sees_old_then_new() -> None:
+    store = SQLiteStore()
+    root_id = new_user(store)
+    first = GraphSession(store, root_id)
+    for n in range(3):
+        first.root().connect(City(name=f"old{n}"))
+    first.commit()
+    loads: list[str] = []
+    original = store.load_out_edges
+    store.load_out_edges = lambda root, node: (loads.append(node), original(root, node))[1]  # type: ignore[method-assign]
+    adding = GraphSession(store, root_id)
+    for n in range(2):
+        adding.root().connect(City(name=f"new{n}"))
+    assert loads == [] and adding.size == 1 + 2 + 2  # the root, two new nodes, their two edges
+    adding.commit()
+    assert len(adding.root().nodes(City)) == 5  # the committed new edges are not loaded twice
+    reading = GraphSession(store, root_id)
+    assert [c.name for c in reading.root().nodes(City)] == ["old0", "old1", "old2", "new0", "new1"]
+    mixed = GraphSession(store, root_id)
+    mixed.root().connect(City(name="newest"))
+    assert [c.name for c in mixed.root().nodes(City)][-2:] == ["new1", "newest"]  # stored ones, then this run's
+    gone = mixed.root().nodes(City)[0]
+    gone.destroy()
+    mixed.commit()
+    assert len(GraphSession(store, root_id).root().nodes(City)) == 5
+
+
+def test_a_released_session_lets_go_of_its_archetypes_and_refuses_further_calls() -> None:
+    store = SQLiteStore()
+    session = GraphSession(store, new_user(store))
+    city = session.root().connect(City(name="Lima"))
+    session.release()
+    assert city._session is None and session.size == 0
+    with pytest.raises(RuntimeError, match="this walker run is over"):
+        session.root()
