@@ -47,9 +47,9 @@ from .hub import Connection, Hub, HubNotifier
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .ratelimit import Concurrency, budget_key
-from .relay import open_relay
+from .relays import open_relay
 from .settings import Settings, load_or_create_secret
-from .store import Store, open_store
+from .stores import Store, open_store
 from .throttle import LoginThrottle
 from .trace import TRACE_HEADER, Cause, claim_trace
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker

@@ -22,6 +22,7 @@ from .auth import check_secret
 from .errors import JacWSError
 from .server import UvicornServer, bind_socket, uvicorn_config
 from .settings import Settings, load_or_create_secret, read_secret_file
+from .stores import store_location
 from .walkers import registry
 
 __all__ = ["load_walkers", "main", "playground_command"]
@@ -190,7 +191,7 @@ def _check_deployment(settings: Settings, workers: int) -> Settings:
     Raises:
         ValueError: with the reason and what to give instead.
     """
-    shared_store = settings.db is not None and settings.db not in ("", ":memory:")
+    where = store_location(settings.db)  # a ValueError naming an unknown scheme
     Networks(settings.trusted_proxies)  # a ValueError naming a mistyped proxy address
     if workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -199,12 +200,12 @@ def _check_deployment(settings: Settings, workers: int) -> Settings:
             "--workers > 1 needs --redis-url (or JACWS_REDIS_URL): each process knows only its own "
             "sockets, and Redis carries deliveries between them"
         )
-    if workers > 1 and not shared_store:
+    if workers > 1 and not where.shared:
         raise ValueError("--workers > 1 needs a shared store: --db FILE.db or --db postgresql://...")
     if settings.secret:
         check_secret(settings.secret, "given")
         return settings
-    if settings.db and "://" in settings.db and not settings.db.startswith("sqlite"):
+    if where.kind == "server":
         raise ValueError(
             "a database server is shared by every jacws process: give them the same token secret "
             "with --secret-file or JACWS_SECRET"

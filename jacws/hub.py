@@ -45,8 +45,8 @@ from .protocol import (
 )
 from .ratelimit import Budgets, budget_key
 from .ratelog import LimitedLog
-from .relay import LocalRelay, Relay, Relayed
-from .store import Store
+from .relays import LocalRelay, Relay, Relayed
+from .stores import Store
 from .trace import Cause, ConnectionTrace
 from .walkers import WalkerRegistry, run_walker
 
@@ -64,6 +64,7 @@ log = logging.getLogger("jacws.hub")
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
+CLOSE_INTERNAL_ERROR = 1011
 
 
 class Transport(Protocol):
@@ -784,12 +785,32 @@ class Hub:
         connections = self.connections
         return {cid: connections[cid] for cid in client_ids if cid in connections}
 
-    @staticmethod
-    def deliver(targets: dict[str, Connection], data: bytes) -> int:
-        """Send (or queue) ``data`` once to each target, never waiting on one; return how many."""
+    def deliver(self, targets: dict[str, Connection], data: bytes) -> int:
+        """Send (or queue) ``data`` once to each open target, never waiting on one; return how many took it.
+
+        Sockets that are closing are skipped, as ``websockets.broadcast`` does; one whose transport raises
+        is closed with 1011 and logged, and the others still get the message.
+        """
+        sent = 0
         for conn in targets.values():
-            conn.enqueue(data)
-        return len(targets)
+            if conn.state is not ConnectionState.OPEN:
+                continue
+            try:
+                conn.enqueue(data)
+            except Exception:
+                self._broken(conn)
+            else:
+                sent += 1
+        return sent
+
+    def _broken(self, conn: Connection) -> None:
+        """``conn``'s transport raised while taking a message: close it, log it (once a second at most)."""
+        why = "closing %s: its transport failed to take a message"
+        self.warnings.warning("broken socket", why, conn.client_id, exc_info=True)
+        try:
+            conn.close(CLOSE_INTERNAL_ERROR, "internal error")
+        except Exception:  # its close would fail the same way: drop it
+            self.disconnect(conn)
 
     def deliver_users(self, root_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to every connection of these users, here and on other processes."""

@@ -37,7 +37,7 @@ from . import observe
 from .errors import Forbidden, InvalidTarget, JacWSError
 from .graph import EdgeRecord, GraphSession, NodeRecord
 from .protocol import normalize_node_id
-from .store import SQLiteStore
+from .stores import SQLiteStore
 from .walkers import Notifier, Walker, _current_notifier
 
 __all__ = [

@@ -24,8 +24,9 @@ class LimitedLog:
         self._last: dict[str, float] = {}
         self._dropped: dict[str, int] = {}
 
-    def warning(self, key: str, message: str, *args: Any) -> None:
-        """Log ``message % args`` now, unless a warning of ``key`` was logged less than ``interval`` ago."""
+    def warning(self, key: str, message: str, *args: Any, exc_info: bool = False) -> None:
+        """Log ``message % args`` now (with the exception being handled, if ``exc_info``), unless a
+        warning of ``key`` was logged less than ``interval`` ago."""
         now = self.clock()
         if now - self._last.get(key, -self.interval) < self.interval:
             self._dropped[key] = self._dropped.get(key, 0) + 1
@@ -34,4 +35,4 @@ class LimitedLog:
         dropped = self._dropped.pop(key, 0)
         if dropped:
             message += f" (and {dropped} more like it in the last {self.interval:g} s)"
-        self.logger.warning(message, *args)
+        self.logger.warning(message, *args, exc_info=exc_info)

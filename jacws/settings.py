@@ -11,6 +11,7 @@ from typing import Any
 
 from .auth import check_secret, new_secret
 from .hub import Limits, PublishPolicy
+from .stores import store_location
 
 __all__ = ["Settings", "load_or_create_secret", "read_secret_file"]
 
@@ -131,11 +132,10 @@ def load_or_create_secret(db: str | None) -> tuple[str, str]:
     For a file database the secret is kept in ``<db>.secret`` (owner-only permissions)
     so tokens survive a restart; otherwise a new one is generated for this run.
     """
-    if db and db.startswith("sqlite:///"):
-        db = db[len("sqlite:///") :]
-    if not db or db == ":memory:" or "://" in db:
+    where = store_location(db)
+    if where.kind != "file":
         return new_secret(), "generated for this run"
-    path = Path(db).with_name(Path(db).name + ".secret")
+    path = Path(where.path).with_name(Path(where.path).name + ".secret")
     if path.exists():
         return read_secret_file(path), f"read from {path}"
     secret = new_secret()

@@ -15,7 +15,7 @@ from jacws.auth import (
     new_secret,
 )
 from jacws.errors import InvalidToken
-from jacws.store import SQLiteStore
+from jacws.stores import SQLiteStore
 
 ROOT = "n::" + "ab" * 12
 

@@ -6,7 +6,7 @@ import pytest
 
 from jacws.errors import Forbidden
 from jacws.graph import Edge, GraphSession, Node, Root
-from jacws.store import SQLiteStore
+from jacws.stores import SQLiteStore
 
 
 class City(Node):

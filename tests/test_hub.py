@@ -14,7 +14,7 @@ from fakes import RecordingTransport
 from jacws.auth import Claims, bearer_token
 from jacws.hub import Connection, ConnectionState, Hub, Limits, PublishPolicy
 from jacws.protocol import PUBLIC_ROOT_ID, ChannelEvent, ClientEvent, UserEvent
-from jacws.store import SQLiteStore
+from jacws.stores import SQLiteStore
 
 ALICE = Claims("u1", "alice@example.com", "n::" + "a1" * 12, "jti-alice", 2e9)
 
@@ -365,3 +365,37 @@ def test_a_close_frame_the_peer_never_reads_ends_in_an_abort() -> None:
         assert transport.aborted
 
     run(scenario)
+
+
+class RaisingTransport(RecordingTransport):
+    """A transport whose socket breaks once ``broken`` is set: taking a message then raises."""
+
+    broken = False
+
+    def send_nowait(self, data: bytes) -> bool:  # type: ignore[override]
+        if self.broken:
+            raise OSError("socket is broken")
+        return False  # not taken now: the hub queues it
+
+
+def test_one_raising_socket_is_closed_and_everyone_else_still_gets_the_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        hub = make_hub()
+        before = [connect(hub, "room") for _ in range(2)]
+        breaking = RaisingTransport()
+        broken = hub.connect(breaking, None, "room")
+        await breaking.wait_for(1)
+        breaking.broken = True
+        after = [connect(hub, "room") for _ in range(2)]
+        sender, _ = connect(hub)
+        for n in range(3):
+            hub.handle_frame(sender, frame({"type": "channel", "channel_ids": ["room"], "data": {"n": n}}))
+        for _, transport in before + after:
+            assert [m.get("n") for m in (await transport.wait_for(4))[1:]] == [0, 1, 2]
+        assert broken.state is not ConnectionState.OPEN and broken.close_code == 1011
+        assert hub.deliver({"x": broken}, b"{}") == 0  # closing sockets are skipped
+
+    run(scenario)
+    assert caplog.text.count("its transport failed to take a message") == 1

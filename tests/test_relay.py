@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jacws.relay import LocalRelay, Relayed, decode_relayed, encode_relayed, open_relay
-from jacws.relay_redis import RedisRelay
+from jacws.relays import LocalRelay, Relayed, decode_relayed, encode_relayed, open_relay
+from jacws.relays.redis import RedisRelay
 
 
 def test_the_wire_form_keeps_the_data_bytes_exactly() -> None:

@@ -16,7 +16,7 @@ from support import TIMEOUT, WS, quiet, register_and_login
 
 from jacws.auth import new_secret
 from jacws.protocol import PUBLIC_ROOT_ID
-from jacws.relay_redis import RedisRelay
+from jacws.relays.redis import RedisRelay
 from jacws.server import Server
 from jacws.settings import Settings
 

@@ -14,8 +14,8 @@ from services import PostgresServer
 from jacws.errors import UserExists
 from jacws.graph import EdgeRecord, GraphSession, NodeRecord
 from jacws.protocol import PUBLIC_ROOT_ID
-from jacws.store import SQLiteStore, Store, open_store
-from jacws.store_postgres import PostgresStore
+from jacws.stores import SQLiteStore, Store, open_store
+from jacws.stores.postgres import PostgresStore
 
 
 def fresh_database(postgres: PostgresServer) -> str:

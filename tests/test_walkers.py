@@ -14,7 +14,7 @@ from fakes import RecordingNotifier
 from jacws import Node, Root, Walker, on_entry, on_exit, socket
 from jacws.errors import AuthRequired, Forbidden, InvalidEvent, NotInWalker, SpecsError, UnknownWalker, WalkerFailed
 from jacws.graph import GraphSession
-from jacws.store import SQLiteStore
+from jacws.stores import SQLiteStore
 from jacws.walkers import Specs, WalkerRegistry, describe_walker, registry, run_walker
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from .errors import UserExists
-from .graph import EdgeRecord, NodeRecord
-from .protocol import PUBLIC_ROOT_ID
-from .store import Store, User, context_from_json, context_to_json
+from ..errors import UserExists
+from ..graph import EdgeRecord, NodeRecord
+from ..protocol import PUBLIC_ROOT_ID
+from .base import Store, User, context_from_json, context_to_json
 
 __all__ = ["PostgresStore"]
 

@@ -1,9 +1,4 @@
-"""The store interface and the embedded SQLite store: users, token revocations and graphs.
-
-:func:`open_store` picks a backend from a path or URL: nothing or ``":memory:"`` for an
-in-memory SQLite database, a file path or ``sqlite:///path`` for a file that survives
-restarts. Other backends live beside this one behind the same :class:`Store` interface.
-"""
+"""The embedded store on stdlib ``sqlite3``: in memory, or a file (owner-only) that survives restarts."""
 
 from __future__ import annotations
 
@@ -13,87 +8,16 @@ import secrets
 import sqlite3
 import threading
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
+from ..errors import UserExists
+from ..graph import EdgeRecord, NodeRecord
+from ..protocol import PUBLIC_ROOT_ID
+from .base import Store, User, context_from_json, context_to_json
 
-from .errors import UserExists
-from .graph import EdgeRecord, NodeRecord
-from .protocol import PUBLIC_ROOT_ID, encode
-
-__all__ = ["SQLiteStore", "Store", "User", "context_from_json", "context_to_json", "open_store"]
+__all__ = ["SQLiteStore"]
 
 log = logging.getLogger("jacws")
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """A registered user. ``root_id`` is the ``n::`` form of the user's root node id."""
-
-    id: str
-    email: str
-    password_hash: str
-    root_id: str
-
-
-class Store(ABC):
-    """Users, token revocations and every user's graph."""
-
-    @abstractmethod
-    def create_user(self, email: str, password_hash: str) -> User:
-        """Register a user with a new root node.
-
-        Raises:
-            UserExists: the email is taken (compared case-insensitively).
-        """
-
-    @abstractmethod
-    def get_user_by_email(self, email: str) -> User | None:
-        """The user with this email, or None."""
-
-    @abstractmethod
-    def revoke_token(self, jti: str, expires_at: float) -> None:
-        """Remember a revoked token id until it would have expired anyway."""
-
-    @abstractmethod
-    def is_revoked(self, jti: str) -> bool:
-        """Whether a token id was revoked."""
-
-    @abstractmethod
-    def revocations_since(self, since: float) -> list[tuple[str, float, float]]:
-        """Token ids revoked after ``since`` (unix seconds), with when they were revoked and when they expire."""
-
-    @abstractmethod
-    def load_node(self, node_id: str) -> NodeRecord | None:
-        """A node by id, or None."""
-
-    @abstractmethod
-    def load_out_edges(self, root_id: str, node_id: str) -> list[EdgeRecord]:
-        """The edges of ``root_id``'s graph leaving ``node_id``, oldest first."""
-
-    @abstractmethod
-    def load_graph(self, root_id: str) -> tuple[list[NodeRecord], list[EdgeRecord]]:
-        """Every node and edge of ``root_id``'s graph (the root included), edges oldest first."""
-
-    @abstractmethod
-    def save_graph(
-        self,
-        nodes: list[NodeRecord],
-        edges: list[EdgeRecord],
-        deleted_nodes: list[str],
-        deleted_edges: list[str],
-    ) -> None:
-        """Write nodes and edges (insert or replace) and delete others, atomically."""
-
-    @abstractmethod
-    def user_count(self) -> int:
-        """How many users are registered."""
-
-    def close(self) -> None:  # noqa: B027 - optional for backends without resources
-        """Release the store's resources."""
 
 
 _SCHEMA = """
@@ -287,39 +211,3 @@ def _owner_only(path: Path) -> None:
             continue
         except OSError:
             log.warning("could not make %s owner-only", file)
-
-
-def context_to_json(context: dict[str, Any]) -> bytes:
-    """An archetype's field values as stored (UTF-8 JSON)."""
-    return encode(context)
-
-
-def context_from_json(blob: bytes | str) -> dict[str, Any]:
-    """Stored field values back as a dict (an empty one if the stored value is not an object)."""
-    value = orjson.loads(blob)
-    return value if isinstance(value, dict) else {}
-
-
-def open_store(location: str | Path | None = None, max_connections: int = 10) -> Store:
-    """Open the store at ``location``: None or ``":memory:"`` (in memory), a path or ``sqlite:///path``
-    for SQLite, ``postgresql://...`` for PostgreSQL (``max_connections`` in its pool).
-
-    Raises:
-        ValueError: a URL scheme no backend handles.
-        ImportError: PostgreSQL is asked for but psycopg is missing.
-    """
-    if location is None or str(location) in ("", ":memory:", "sqlite://", "sqlite:///:memory:"):
-        return SQLiteStore(":memory:")
-    text = str(location)
-    if text.startswith("sqlite:///"):
-        return SQLiteStore(text[len("sqlite:///") :])
-    if "://" in text:
-        scheme = text.split("://", 1)[0].lower()
-        if scheme in ("postgresql", "postgres"):
-            try:
-                from .store_postgres import PostgresStore
-            except ImportError as error:  # pragma: no cover - the extra is installed in tests
-                raise ImportError('the PostgreSQL store needs psycopg: pip install "jacws[postgres]"') from error
-            return PostgresStore(text, max_connections)
-        raise ValueError(f"no store backend for {scheme}:// URLs (use a file path, sqlite:///path or postgresql://)")
-    return SQLiteStore(text)

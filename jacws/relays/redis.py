@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from .relay import Relay, Relayed, decode_relayed, encode_relayed
+from .base import Relay, Relayed, decode_relayed, encode_relayed
 
 __all__ = ["RedisRelay"]
 

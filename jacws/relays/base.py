@@ -1,10 +1,8 @@
-"""Relays carry deliveries between processes: the interface, the wire form, and the in-process default.
+"""The relay interface and its wire form.
 
 A hub delivers every ``user``, ``channel`` and ``client`` message to its own connections
 and also hands it to its relay, which publishes it to the other processes; each of them
 delivers it to its own connections. A process ignores the copies of its own messages.
-Without a relay URL the :class:`LocalRelay` is used: it publishes nothing, and no Redis
-code is imported. With ``redis://`` the Redis pub/sub relay of :mod:`jacws.relay_redis`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["LocalRelay", "Relay", "Relayed", "decode_relayed", "encode_relayed", "new_origin", "open_relay"]
+__all__ = ["Relay", "Relayed", "decode_relayed", "encode_relayed", "new_origin"]
 
 KINDS = frozenset({"user", "channel", "client", "revoke"})
 
@@ -93,39 +91,3 @@ class Relay(ABC):
     @abstractmethod
     def status(self) -> dict[str, Any] | None:
         """The relay's state for ``/healthz`` (None for the local relay)."""
-
-
-class LocalRelay(Relay):
-    """One process only: nothing to publish, nothing to receive."""
-
-    async def start(self) -> None:
-        """Nothing to start."""
-
-    def publish(self, kind: str, ids: Sequence[str], data: bytes) -> None:
-        """Nothing to publish: the hub already delivered locally."""
-
-    async def stop(self) -> None:
-        """Nothing to stop."""
-
-    def status(self) -> dict[str, Any] | None:
-        """No relay state to report."""
-        return None
-
-
-def open_relay(url: str | None, origin: str | None = None) -> Relay:
-    """The relay for ``url``: none for the local relay, ``redis://`` or ``rediss://`` for Redis.
-
-    Raises:
-        ValueError: a URL scheme no relay handles.
-        ImportError: Redis is asked for but the ``redis`` package is missing.
-    """
-    if not url:
-        return LocalRelay(origin)
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("redis", "rediss", "unix"):
-        try:
-            from .relay_redis import RedisRelay
-        except ImportError as error:  # pragma: no cover - the extra is installed in tests
-            raise ImportError('the Redis relay needs the redis package: pip install "jacws[redis]"') from error
-        return RedisRelay(url, origin)
-    raise ValueError(f"no relay for {scheme}:// URLs (use redis://HOST:PORT)")
