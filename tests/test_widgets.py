@@ -132,7 +132,7 @@ def test_form_actions_send_every_event_type_and_report_errors(playground_server:
 def test_progress_notifications_drive_a_progress_bar(playground_server: Server) -> None:
     client = playground_server.client()
     card = ClientCard(client)
-    client.walker("long_task", steps=4, delay=0.01).result()
+    client.walker("long_task", steps=4, delay=0.05).result()
     card.flush()
     assert card.progress == {"value": 100.0, "status": "completed"}
     assert [e["kind"] for e in card.entries[:6]] == ["response", "self", "self", "self", "self", "self"]
