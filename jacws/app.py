@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs
 
 import orjson
@@ -43,7 +43,7 @@ from .auth import (
 from .bodylimit import BodyLimit
 from .errors import ClientError, InvalidEvent, InvalidToken, ServerBusy, UnknownWalker, UserExists
 from .graph import GraphSession
-from .hub import Connection, Hub, HubNotifier
+from .hub import Connection, Hub, HubNotifier, Transport
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .ratelimit import Concurrency, budget_key
@@ -53,8 +53,9 @@ from .stores import Store, open_store
 from .throttle import LoginThrottle
 from .trace import TRACE_HEADER, Cause, claim_trace
 from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
+from .wsprotocol import SOCKET
 
-__all__ = ["ABORT", "SEND_NOWAIT", "SET_RECEIVER", "JacWSApp", "Runtime", "create_app"]
+__all__ = ["JacWSApp", "Runtime", "create_app"]
 
 log = logging.getLogger("jacws")
 T = TypeVar("T")
@@ -235,36 +236,18 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-SEND_NOWAIT = "jacws.send_nowait"
-"""The ASGI scope extension of jacws's uvicorn protocol: write a text frame now if the socket can take it."""
-
-SET_RECEIVER = "jacws.set_receiver"
-"""The ASGI scope extension of jacws's uvicorn protocol: hand every message to a callback as it arrives."""
-
-ABORT = "jacws.abort"
-"""The ASGI scope extension of jacws's uvicorn protocol: drop the TCP connection at once."""
-
-HOLD = "jacws.hold"
-"""The ASGI scope extension of jacws's uvicorn protocol: stop reading the socket for some seconds."""
-
-
 class _SocketTransport:
-    """The hub's :class:`~jacws.hub.Transport` over a raw ASGI websocket ``send``."""
+    """The hub's :class:`~jacws.hub.Transport` over a plain ASGI websocket ``send`` (servers other than
+    jacws's own protocol): no fast path, no abort, and a hold the endpoint's receive loop honours."""
 
     __slots__ = ("_send", "abort", "held_until", "hold", "send_nowait")
 
-    def __init__(
-        self,
-        send: Send,
-        send_nowait: Callable[[bytes], bool] | None,
-        abort: Callable[[], None] | None,
-        hold: Callable[[float], None] | None,
-    ) -> None:
+    def __init__(self, send: Send) -> None:
         self._send = send
-        self.send_nowait = send_nowait
-        self.abort = abort
-        self.held_until = 0.0  # (plain ASGI: the endpoint's receive loop waits until then)
-        self.hold: Callable[[float], None] | None = hold or self._hold_in_loop
+        self.send_nowait: Callable[[bytes], bool] | None = None
+        self.abort: Callable[[], None] | None = None
+        self.hold: Callable[[float], None] | None = self._hold_in_loop
+        self.held_until = 0.0
 
     def _hold_in_loop(self, seconds: float) -> None:
         self.held_until = max(self.held_until, time.monotonic() + seconds)
@@ -318,22 +301,24 @@ class _WebSocketEndpoint:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, address: str) -> None:
         hub = self.runtime.hub
+        socket = (scope.get("extensions") or {}).get(SOCKET)  # jacws's own protocol: it is the transport
         hub.handshakes += 1
         try:
-            conn = await self._accept(scope, send, address)
+            await send({"type": "websocket.accept"})
+            plain = _SocketTransport(send)
+            conn = self._connect(scope, plain if socket is None else cast(Transport, socket), address)
         finally:
             hub.handshakes -= 1
         handle = hub.handle_frame
-        extensions = scope.get("extensions") or {}
-        set_receiver = extensions.get(SET_RECEIVER)
-        if set_receiver is not None:  # messages then skip the receive queue; receive() reports the end
-            set_receiver(lambda frame: handle(conn, frame))
-        transport = conn.transport
         try:
-            while True:
-                if isinstance(transport, _SocketTransport) and transport.held_until:  # a publisher over its budget
-                    await asyncio.sleep(max(0.0, transport.held_until - time.monotonic()))
-                    transport.held_until = 0.0
+            if socket is not None:  # frames come straight from the protocol as they are parsed
+                socket.on_message(lambda frame: handle(conn, frame))
+                await socket.wait_closed()
+                return
+            while True:  # any other ASGI server: the receive queue
+                if plain.held_until:  # a publisher over its budget
+                    await asyncio.sleep(max(0.0, plain.held_until - time.monotonic()))
+                    plain.held_until = 0.0
                 message = await receive()
                 if message["type"] == "websocket.receive":
                     text = message.get("text")
@@ -343,8 +328,7 @@ class _WebSocketEndpoint:
         finally:
             hub.disconnect(conn)
 
-    async def _accept(self, scope: Scope, send: Send, address: str) -> Connection:
-        hub = self.runtime.hub
+    def _connect(self, scope: Scope, transport: Transport, address: str) -> Connection:
         header = None
         trace = None
         for name, value in scope.get("headers", ()):
@@ -355,10 +339,7 @@ class _WebSocketEndpoint:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         channel_id = (query.get("channel_id") or [None])[0]
         claims = self.runtime.claims_or_none(header) if header else None
-        await send({"type": "websocket.accept"})
-        extensions = scope.get("extensions") or {}
-        transport = _SocketTransport(send, extensions.get(SEND_NOWAIT), extensions.get(ABORT), extensions.get(HOLD))
-        return hub.connect(transport, claims, channel_id, trace, address)
+        return self.runtime.hub.connect(transport, claims, channel_id, trace, address)
 
 
 def _walkers_busy(why: str, runs: Concurrency) -> Response:

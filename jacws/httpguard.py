@@ -196,11 +196,13 @@ class _Guard(asyncio.Protocol):
             self._watch_refused(data, self._refusing)
             return
         parser = self._parser
+        upgrade_at = None
         if parser is not None:
             try:
                 parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
+            except httptools.HttpParserUpgrade as upgrade:
                 self._stop_watching()  # a websocket from here on
+                upgrade_at = upgrade.args[0] if upgrade.args else None
             except httptools.HttpParserError:
                 self._stop_watching()  # uvicorn's own parser answers 400
             if self._in_headers and self._parser is not None:
@@ -208,7 +210,12 @@ class _Guard(asyncio.Protocol):
                 if self._header_bytes > self.max_header_bytes:
                     self._end(LARGE)
                     return
-        self.inner.data_received(data)  # type: ignore[attr-defined]
+        inner = self.inner
+        inner.data_received(data)  # type: ignore[attr-defined]
+        if upgrade_at is not None and self.inner is not inner and upgrade_at < len(data):
+            # Frames sent in the same packet as the handshake: uvicorn's HTTP protocol hands the
+            # websocket protocol the request only, so they are handed on here.
+            self.inner.data_received(data[upgrade_at:])  # type: ignore[attr-defined]
 
     def eof_received(self) -> bool | None:
         if self._ended:

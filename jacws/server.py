@@ -15,19 +15,16 @@ import errno
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 
 from .addresses import Networks
-from .app import ABORT, HOLD, SEND_NOWAIT, SET_RECEIVER, Runtime, create_app
+from .app import Runtime, create_app
 from .client import Client, login, register
 from .errors import PortInUse, ServerError
 from .httpguard import Slots, guarded_http
@@ -37,6 +34,7 @@ from .proxy import browser_url
 from .redact import redact_uvicorn_logs
 from .settings import Settings
 from .walkers import WalkerRegistry, describe_walker
+from .wsprotocol import JacWSProtocol
 
 __all__ = ["Server", "ServerState", "UvicornServer", "bind_socket", "start", "uvicorn_config"]
 
@@ -60,135 +58,6 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-_last_frame = threading.local()
-"""Per loop thread: the last payload sent through :meth:`FastSendProtocol.send_nowait` and its frame."""
-
-
-class FastSendProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol with two scope extensions for jacws's hot paths.
-
-    - ``jacws.send_nowait(data)`` frames and writes a text message at once when the socket
-      is open and its write buffer below the high-water mark, as ``websockets.broadcast``
-      does, and returns False otherwise (the caller then queues and awaits ``send``). It
-      spares a fan-out one await and one task switch per recipient.
-    - ``jacws.set_receiver(callback)`` hands every later message straight to ``callback``
-      from ``data_received``, instead of queueing it for ``receive()`` and pausing and
-      resuming the transport around each one. ``receive()`` then only reports the disconnect.
-    - ``jacws.abort()`` drops the TCP connection at once.
-
-    Everything else, the handshake, control frames and closing, is uvicorn's.
-    """
-
-    _receiver: Callable[[str | bytes], None] | None = None
-    _release: asyncio.TimerHandle | None = None  # when a hold ends
-    _held_until = 0.0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # websockets' debug log prints handshake headers (the Authorization token) and frames
-        # (a change_user token): tokens must never reach a log, whatever the log level.
-        self.conn.debug = False
-
-    def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
-        scope = getattr(self, "scope", None)
-        if scope is not None:
-            extensions = scope.setdefault("extensions", {})
-            extensions[SEND_NOWAIT] = self.send_nowait
-            extensions[SET_RECEIVER] = self.set_receiver
-            extensions[ABORT] = self.abort
-            extensions[HOLD] = self.hold
-
-    def abort(self) -> None:
-        """Drop the TCP connection now (a peer that does not even read our close frame)."""
-        self.transport.abort()
-
-    def hold(self, seconds: float) -> None:
-        """Stop reading the socket for ``seconds`` (from now; a longer hold already set stands)."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
-        if until <= self._held_until:
-            return
-        self._held_until = until
-        if self._release is None:
-            self.transport.pause_reading()
-        else:
-            self._release.cancel()
-        self._release = loop.call_at(until, self._resume)
-
-    def _resume(self) -> None:
-        self._release = None
-        self._held_until = 0.0
-        if not self.transport.is_closing():
-            self.transport.resume_reading()
-
-    def send_nowait(self, data: bytes) -> bool:
-        """Write one text frame now if that needs no waiting; whether it was written.
-
-        A server's frames are not masked and jacws turns compression off, so a message's
-        frame is the same bytes for every recipient: it is built once per fan-out (the last
-        payload's frame is remembered per loop thread) instead of once per socket.
-        """
-        if (
-            not self.writable.is_set()
-            or not self.handshake_complete
-            or self.close_sent
-            or self.disconnected
-            or self.transport.is_closing()
-        ):
-            return False
-        conn = self.conn
-        if conn.extensions or conn.state is not State.OPEN:
-            conn.send_text(data)
-            self.transport.write(b"".join(conn.data_to_send()))
-            return True
-        memo = _last_frame.__dict__
-        if memo.get("data") is not data:
-            memo["data"] = data
-            memo["frame"] = Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
-        self.transport.write(memo["frame"])
-        return True
-
-    def set_receiver(self, callback: Callable[[str | bytes], None]) -> None:
-        """Deliver messages to ``callback`` from now on (queued ones first, in order)."""
-        kept: list[Any] = []
-        while not self.queue.empty():
-            message = self.queue.get_nowait()
-            if message["type"] == "websocket.receive":
-                text = message.get("text")
-                callback(text if text is not None else message.get("bytes") or b"")
-            else:
-                kept.append(message)
-        for message in kept:
-            self.queue.put_nowait(message)
-        self._receiver = callback
-        if self.read_paused:
-            self.read_paused = False
-            self.transport.resume_reading()
-
-    def send_receive_event_to_app(self) -> None:
-        receiver = self._receiver
-        if receiver is None:
-            super().send_receive_event_to_app()
-            return
-        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
-        self.frames = []
-        if self.close_sent:
-            return
-        payload: str | bytes = data
-        if self.curr_msg_data_type == "text":
-            try:
-                payload = data.decode()
-            except UnicodeDecodeError:
-                self.conn.send_close(1007)  # as uvicorn does: invalid UTF-8 in a text frame
-                self.handle_parser_exception()
-                return
-        try:
-            receiver(payload)
-        except Exception:
-            self.logger.exception("jacws failed to handle a message")
-
-
 def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -> uvicorn.Config:
     """uvicorn's configuration for jacws: httptools behind our guard (connection slots, header limits),
     the sans-I/O websockets, our frame limit.
@@ -205,7 +74,7 @@ def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -
         host=settings.host,
         port=settings.port,
         http=http,
-        ws=ws or FastSendProtocol,
+        ws=ws or JacWSProtocol,
         ws_max_size=settings.limits.max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=settings.ping_interval,
@@ -229,23 +98,12 @@ class UvicornServer(uvicorn.Server):
         self.hub = hub
         self.ready = threading.Event()
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Signals are the main thread's business: only capture them there."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        with super().capture_signals():
-            yield
-
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         self.ready.set()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            server.close()  # no new connections while we close the open ones
-        await self.hub.close_all(1001, "server shutdown", timeout=5)
+        await self.hub.close_all(1001, "server shutdown", timeout=5)  # through the hub, whatever the protocol
         await super().shutdown(sockets)
 
 

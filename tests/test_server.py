@@ -159,3 +159,14 @@ def test_playground_users_get_a_random_password_of_their_server_kept_with_a_file
     with Server(Settings(port=0, db=db)) as again:  # the same store and secret: the same password
         assert again.playground_password == password
         assert again.client(user="alice@example.com").email == "alice@example.com"
+
+
+def test_every_live_connection_is_on_jacws_own_protocol_and_its_fast_path(server: Server) -> None:
+    from jacws.wsprotocol import JacWSProtocol
+
+    with WS(server.ws_url, channel_id="fast") as ws:
+        ws.send({"type": "channel", "channel_ids": ["fast"], "data": {"n": 1}})
+        assert ws.recv() == {"n": 1}
+        conn = server.hub.connections[ws.client_id]
+        assert type(conn.transport) is JacWSProtocol  # not a fallback that would lose the fast path
+        assert conn.transport.send_nowait is not None and conn.backlog == 0 and conn._writer is None
