@@ -15,7 +15,7 @@ import errno
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,12 +28,12 @@ from .app import Runtime, create_app
 from .client import Client, login, register
 from .errors import PortInUse, ServerError
 from .httpguard import Slots, guarded_http
-from .hub import Hub
+from .hub import Hub, HubNotifier
 from .load import Load
 from .proxy import browser_url
 from .redact import redact_uvicorn_logs
 from .settings import Settings
-from .walkers import WalkerRegistry, describe_walker
+from .walkers import NotifiesThrough, WalkerRegistry, describe_walker
 from .wsprotocol import JacWSProtocol
 
 __all__ = ["Server", "ServerState", "UvicornServer", "bind_socket", "start", "uvicorn_config"]
@@ -124,7 +124,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class Server:
+class Server(NotifiesThrough):
     """A jacws server running in a background thread of this process.
 
     Args:
@@ -255,6 +255,10 @@ class Server:
             self.settings = self.settings.with_changes(port=port)
         return self.start()
 
+    def _notifier(self) -> HubNotifier:
+        """``notify_*`` from outside a walker (a notebook cell, a background task) go through the hub's."""
+        return self.hub.notifier
+
     @property
     def hub(self) -> Hub:
         """The hub of the running server."""
@@ -331,14 +335,6 @@ class Server:
         snapshot["walkers"] = [describe_walker(cls) for cls in self.runtime.registry.served()]
         return snapshot
 
-    def notify_users(self, roots: Iterable[Any], data: Any) -> None:
-        """Send ``data`` to every connection of these users, from outside a walker."""
-        self.hub.notifier.notify_users(roots, data)
-
-    def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
-        """Send ``data`` to every connection on these channels, from outside a walker."""
-        self.hub.notifier.notify_channels(channel_ids, data)
-
     @property
     def playground_password(self) -> str:
         """The password :meth:`client` registers users with: random for each server (derived from its
@@ -346,10 +342,6 @@ class Server:
         if self.runtime is None:
             raise ServerError("the server is not running: call start() first")
         return self.runtime.playground_password
-
-    def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
-        """Send ``data`` to these connections, from outside a walker."""
-        self.hub.notifier.notify_clients(client_ids, data)
 
     def client(
         self,

@@ -389,11 +389,29 @@ class Notifier(Protocol):
 _current_notifier: contextvars.ContextVar[Notifier] = contextvars.ContextVar("jacws_notifier")
 
 
-class _Socket:
+class NotifiesThrough:
+    """``notify_users``, ``notify_channels`` and ``notify_clients`` passed on to :meth:`_notifier`."""
+
+    def _notifier(self) -> Notifier:
+        raise NotImplementedError
+
+    def notify_users(self, roots: Iterable[Any], data: Any) -> None:
+        """Send ``data`` to every connection of these users (roots or root ids)."""
+        self._notifier().notify_users(roots, data)
+
+    def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to every connection on these channels."""
+        self._notifier().notify_channels(channel_ids, data)
+
+    def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to these connections."""
+        self._notifier().notify_clients(client_ids, data)
+
+
+class _Socket(NotifiesThrough):
     """The seed's ``WEBSOCKET_MANAGER``, bound to the walker running in this context."""
 
-    @staticmethod
-    def _notifier() -> Notifier:
+    def _notifier(self) -> Notifier:
         try:
             return _current_notifier.get()
         except LookupError:
@@ -405,18 +423,6 @@ class _Socket:
     def notify_self(self, data: dict[str, Any]) -> None:
         """Send ``data`` to the socket that called this walker (a no-op over REST)."""
         self._notifier().notify_self(data)
-
-    def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None:
-        """Send ``data`` to every connection of these users (roots or root ids)."""
-        self._notifier().notify_users(roots, data)
-
-    def notify_channels(self, channel_ids: Iterable[str], data: dict[str, Any]) -> None:
-        """Send ``data`` to every connection on these channels."""
-        self._notifier().notify_channels(channel_ids, data)
-
-    def notify_clients(self, client_ids: Iterable[str], data: dict[str, Any]) -> None:
-        """Send ``data`` to these connections."""
-        self._notifier().notify_clients(client_ids, data)
 
 
 socket = _Socket()

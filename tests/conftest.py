@@ -7,18 +7,19 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sample_walkers  # noqa: F401 - registers the test walkers
-from jupyter import CHROMIUM, CHROMIUM_ARGS
-from playwright.sync_api import Browser, sync_playwright
-from services import PostgresServer, RedisServer
 from support import register_and_login
 
 from jacws.cli import load_walkers
 from jacws.server import Server
 from jacws.settings import Settings
+
+if TYPE_CHECKING:  # the browser and service helpers load only for the tests that use them
+    from playwright.sync_api import Browser
+    from services import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,6 +57,8 @@ def users(server: Server) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A real redis-server on a free port, for one test module."""
+    from services import RedisServer
+
     redis = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield redis
     redis.kill()
@@ -64,6 +67,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL cluster on a free port, for the whole run."""
+    from services import PostgresServer
+
     postgres = PostgresServer().start()
     yield postgres
     postgres.remove()
@@ -76,6 +81,9 @@ def chromium() -> Iterator[Browser]:
     Module scope: Playwright's sync API keeps an event loop running on the main thread while
     it is open, which would break the asyncio.run of later tests.
     """
+    from jupyter import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
     assert Path(CHROMIUM).exists(), "chromium is not installed: apt-get install -y chromium"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,8 +16,23 @@ import httpx
 import orjson
 from websockets.sync.client import ClientConnection, connect
 
-TIMEOUT = 5.0
+TIMEOUT_FACTOR = float(os.environ.get("JACWS_TESTS_TIMEOUT_FACTOR", "1"))
+"""Scales every wait of the tests (as websockets' own tests do): raise it on a slow machine."""
+
+TIMEOUT = 5.0 * TIMEOUT_FACTOR
 """Every network wait in the tests is bounded by this many seconds."""
+
+
+def wait_until(condition: Callable[[], object], why: str, timeout: float = TIMEOUT, every: float = 0.02) -> None:
+    """Poll ``condition`` until it is true; fail saying ``why`` (and how long) when ``timeout`` passes first.
+
+    For conditions nothing signals (a process's memory, a server's bookkeeping); events are awaited instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{why} (still not so after {timeout:g} s)")
+        time.sleep(every)
 
 
 class WS:

@@ -80,3 +80,17 @@ def test_no_module_of_the_package_imports_itself_back() -> None:
         if module not in state:
             visit(module, [module])
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_a_protocol_only_run_loads_no_browser_or_service_helpers() -> None:
+    code = (
+        "import sys, pytest\n"
+        "code = pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_protocol.py'])\n"
+        "loaded = sorted(m for m in ('playwright', 'psycopg', 'redis', 'services', 'jupyter') if m in sys.modules)\n"
+        "print('LOADED', ','.join(loaded))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent, check=True
+    )
+    assert "LOADED \n" in result.stdout, result.stdout[-500:]

@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from ..errors import UserExists
 from ..graph import EdgeRecord, NodeRecord
-from ..protocol import PUBLIC_ROOT_ID
+from ..protocol import PUBLIC_ROOT_ID, new_node_id
 from .base import Store, User, context_from_json, context_to_json
 
 __all__ = ["PostgresStore"]
@@ -84,7 +84,7 @@ class PostgresStore(Store):
                 db.execute("SELECT pg_advisory_unlock(727)")
 
     def create_user(self, email: str, password_hash: str) -> User:
-        user = User(secrets.token_hex(12), email.lower(), password_hash, "n::" + secrets.token_hex(12))
+        user = User(secrets.token_hex(12), email.lower(), password_hash, new_node_id())
         try:
             with self._pool.connection() as db, db.transaction():
                 db.execute(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import UserExists
 from ..graph import EdgeRecord, NodeRecord
-from ..protocol import PUBLIC_ROOT_ID
+from ..protocol import PUBLIC_ROOT_ID, new_node_id
 from .base import Store, User, context_from_json, context_to_json
 
 __all__ = ["SQLiteStore"]
@@ -79,7 +79,7 @@ class SQLiteStore(Store):
             )
 
     def create_user(self, email: str, password_hash: str) -> User:
-        user = User(secrets.token_hex(12), email.lower(), password_hash, "n::" + secrets.token_hex(12))
+        user = User(secrets.token_hex(12), email.lower(), password_hash, new_node_id())
         with self._lock:
             try:
                 self._db.execute("BEGIN")
