@@ -41,9 +41,11 @@ from .auth import (
     password_problem,
 )
 from .bodylimit import BodyLimit
+from .connection import Connection, Transport
 from .errors import ClientError, InvalidEvent, InvalidToken, ServerBusy, UnknownWalker, UserExists
 from .graph import GraphSession
-from .hub import Connection, Hub, HubNotifier, Transport
+from .hub import Hub
+from .notify import HubNotifier
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .ratelimit import Concurrency, budget_key
@@ -237,7 +239,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 class _SocketTransport:
-    """The hub's :class:`~jacws.hub.Transport` over a plain ASGI websocket ``send`` (servers other than
+    """The hub's :class:`~jacws.connection.Transport` over a plain ASGI websocket ``send`` (servers other than
     jacws's own protocol): no fast path, no abort, and a hold the endpoint's receive loop honours."""
 
     __slots__ = ("_send", "abort", "held_until", "hold", "send_nowait")

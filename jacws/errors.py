@@ -37,6 +37,7 @@ __all__ = [
     "InvalidEvent",
     "InvalidJSON",
     "InvalidTarget",
+    "InvalidTransition",
     "InvalidToken",
     "JacWSError",
     "NotInWalker",
@@ -166,6 +167,10 @@ class InvalidTarget(JacWSError, ValueError):
 
 class NotInWalker(JacWSError, RuntimeError):
     """``socket.notify_*`` was called outside a running walker."""
+
+
+class InvalidTransition(JacWSError, RuntimeError):
+    """A connection was asked to move to a state it cannot reach from its own (a bug of jacws's)."""
 
 
 class ServerError(JacWSError, RuntimeError):

@@ -28,8 +28,9 @@ from .app import Runtime, create_app
 from .client import Client, login, register
 from .errors import PortInUse, ServerError
 from .httpguard import Slots, guarded_http
-from .hub import Hub, HubNotifier
+from .hub import Hub
 from .load import Load
+from .notify import HubNotifier
 from .proxy import browser_url
 from .redact import redact_uvicorn_logs
 from .settings import Settings

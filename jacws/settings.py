@@ -1,21 +1,97 @@
-"""Server settings: one object, built from arguments or read once from ``JACWS_*`` variables."""
+"""Server settings: one object, built from arguments or read once from ``JACWS_*`` variables; the limits and
+the publish policy beside them."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .auth import check_secret, new_secret
-from .hub import Limits, PublishPolicy
+from .protocol import ChannelEvent, ClientEvent, UserEvent
 from .stores import store_location
 
-__all__ = ["Settings", "load_or_create_secret", "read_secret_file"]
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Limits", "PublishPolicy", "Settings", "load_or_create_secret", "read_secret_file"]
 
 log = logging.getLogger("jacws")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-connection limits (PROTOCOL.md); the frame size is enforced by the transport.
+
+    Incoming messages are rate limited by a token bucket (``rate_per_second`` sustained,
+    ``rate_burst`` at once): a message over the limit is dropped and answered once with
+    ``rate_limited``; a connection still over the limit ``rate_grace_seconds`` later is
+    closed with 1008.
+
+    The message and byte budgets belong to the sender (:mod:`jacws.ratelimit`): a logged-in user's
+    sockets share one, an address's anonymous sockets another, kept across reconnects.
+
+    ``max_connections`` caps this process's sockets (further handshakes get HTTP 503), and
+    ``max_connections_per_address`` one client address's (HTTP 429);
+    ``walker_timeout`` stops a walker that runs longer (``walker_error``);
+    ``max_queued_walkers`` caps one connection's walker events waiting to run (``rate_limited``);
+    ``max_rest_walkers`` caps the REST walker runs under way at once (``503``), and
+    ``max_rest_walkers_per_user`` those of one user, or one anonymous address (``429``);
+    ``close_timeout`` is how long a close frame may wait for a peer that does not read
+    before the connection is dropped.
+
+    Floods and slow readers: what a connection's ``user``, ``channel`` and ``client`` events leave
+    waiting in their recipients' backlogs (bytes times the recipients that could not take them at
+    once) is counted against ``publish_bytes_per_second`` (with ``publish_burst_bytes`` at once);
+    past it, the server stops reading that socket until the budget refills, so a flooder is slowed
+    and nothing is dropped, while traffic that readers keep up with costs nothing. A socket whose backlog passes
+    ``max_backlog_messages`` or ``max_backlog_bytes`` is closed with 1008 only when nothing of it has
+    been written for ``slow_consumer_seconds`` (a reader that keeps reading is never closed while a
+    burst drains), or at once past ``backlog_hard_bytes``.
+
+    Logins (:mod:`jacws.throttle`): after ``login_free_failures`` wrong passwords in a row an account
+    waits 1 s before its next try, twice as long after each further failure, ``login_longest_wait``
+    at most; an address with ``login_failures_per_address`` failures within ``login_window`` seconds
+    waits too (``429`` with ``Retry-After``).
+
+    HTTP requests (:mod:`jacws.httpguard`, :mod:`jacws.bodylimit`): ``max_body_bytes`` bounds a body
+    (``413``), ``max_header_bytes`` a request's headers (``431``), ``header_timeout`` the time they may
+    take to arrive (``408``); every TCP connection, HTTP or websocket, counts toward ``max_connections``.
+    """
+
+    max_frame_bytes: int = 1 << 20
+    max_ids: int = 1000
+    max_json_depth: int = 128
+    max_backlog_messages: int = 1000
+    max_backlog_bytes: int = 8 << 20
+    rate_per_second: float = 1000
+    rate_burst: int = 2000
+    rate_grace_seconds: float = 1.0
+    max_connections: int = 10_000
+    max_connections_per_address: int = 256
+    walker_timeout: float | None = 60.0
+    max_queued_walkers: int = 100
+    max_rest_walkers: int = 64
+    max_rest_walkers_per_user: int = 4
+    close_timeout: float = 3.0
+    publish_bytes_per_second: float = 32 << 20
+    publish_burst_bytes: int = 8 << 20
+    slow_consumer_seconds: float = 5.0
+    backlog_hard_bytes: int = 64 << 20
+    login_free_failures: int = 5
+    login_longest_wait: float = 900.0
+    login_failures_per_address: int = 30
+    login_window: float = 60.0
+    max_body_bytes: int = 1 << 20
+    max_header_bytes: int = 64 << 10
+    header_timeout: float = 10.0
+
+
+PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
+PublishPolicy = Literal["open", "authenticated"] | PolicyCallable
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 uvicorn takes it as its websocket protocol class (the documented ``ws`` option): after the HTTP
 upgrade it is the connection's asyncio protocol. It speaks ASGI to the application for the
 handshake (so every middleware, refusal and denial response works as with uvicorn's own), and
-it is the hub's :class:`~jacws.hub.Transport` itself, handed to the application in the scope as
+it is the hub's :class:`~jacws.connection.Transport` itself, handed to the application in the scope as
 ``extensions["jacws.socket"]``: frames go to the callback given to :meth:`on_message` as they are
 parsed, and :meth:`send_nowait` writes a frame at once when the socket can take it. Everything it
 uses of websockets is documented: ``receive_data``, ``events_received``, ``accept``,

@@ -12,8 +12,10 @@ import pytest
 from fakes import RecordingTransport
 
 from jacws.auth import Claims, bearer_token
-from jacws.hub import Connection, ConnectionState, Hub, Limits, PublishPolicy
+from jacws.connection import Connection, ConnectionState
+from jacws.hub import Hub
 from jacws.protocol import PUBLIC_ROOT_ID, ChannelEvent, ClientEvent, UserEvent
+from jacws.settings import Limits, PublishPolicy
 from jacws.stores import SQLiteStore
 
 ALICE = Claims("u1", "alice@example.com", "n::" + "a1" * 12, "jti-alice", 2e9)

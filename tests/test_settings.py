@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jacws.hub import Limits
-from jacws.settings import Settings, load_or_create_secret
+from jacws.settings import Limits, Settings, load_or_create_secret
 
 
 def test_defaults_follow_the_protocol_limits() -> None:
