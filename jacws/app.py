@@ -42,7 +42,18 @@ from .auth import (
 )
 from .bodylimit import BodyLimit
 from .connection import Connection, Transport
-from .errors import ClientError, InvalidEvent, InvalidToken, ServerBusy, UnknownWalker, UserExists
+from .errors import (
+    AuthRequired,
+    ClientError,
+    InvalidCredentials,
+    InvalidEvent,
+    InvalidToken,
+    MethodNotAllowed,
+    RateLimited,
+    ServerBusy,
+    UnknownWalker,
+    UserExists,
+)
 from .graph import GraphSession
 from .hub import Hub
 from .notify import HubNotifier
@@ -214,8 +225,13 @@ def _json(status: int, content: Any, headers: dict[str, str] | None = None) -> R
     return Response(encode(content), status_code=status, media_type="application/json", headers=headers)
 
 
+def _answer(error: ClientError, headers: dict[str, str] | None = None) -> Response:
+    """An HTTP answer from an error of the tree: its status, and ``error``/``code`` (jac-cloud's ``message``)."""
+    return _json(error.http_status, error.to_http(), headers)
+
+
 def _busy(busy: ServerBusy) -> Response:
-    return _json(503, {"error": str(busy), "code": "unavailable"}, {"retry-after": "1"})
+    return _answer(busy, {"retry-after": "1"})
 
 
 def _error(error: ClientError, kind: str = "error") -> Response:
@@ -346,15 +362,12 @@ class _WebSocketEndpoint:
 
 def _walkers_busy(why: str, runs: Concurrency) -> Response:
     """``503`` when the server runs all the REST walkers it may, ``429`` when this user (or address) does."""
+    error: ClientError
     if why == "full":
-        body = {
-            "type": "walker",
-            "error": f"the server is running {runs.total} walkers; try again",
-            "code": "unavailable",
-        }
-        return _json(503, body, {"retry-after": "1"})
-    error = f"too many walkers at once: at most {runs.per_key} per user; wait for one to finish"
-    return _json(429, {"type": "walker", "error": error, "code": "rate_limited"}, {"retry-after": "1"})
+        error = ServerBusy(f"the server is running {runs.total} walkers at once; try again")
+    else:
+        error = RateLimited(f"too many walkers at once: at most {runs.per_key} per user; wait for one to finish")
+    return _json(error.http_status, error.to_wire("walker"), {"retry-after": "1"})
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -438,10 +451,7 @@ def create_app(runtime: Runtime) -> JacWSApp:
         try:
             await runtime.in_thread(store.create_user, email, password_hash)
         except UserExists:
-            return _json(
-                409,
-                {"message": "Email already registered!", "error": "email already registered", "code": "user_exists"},
-            )
+            return _answer(UserExists())
         return _json(201, {"message": "Successfully Registered!"})
 
     @app.post("/user/login")
@@ -455,8 +465,8 @@ def create_app(runtime: Runtime) -> JacWSApp:
         address = request.client.host if request.client is not None else ""
         wait = runtime.logins.wait(account, address)
         if wait:  # refused before any hashing: a flood of guesses costs nothing
-            refusal = {"error": f"too many failed logins: try again in {wait} s", "code": "rate_limited"}
-            return _json(429, refusal, {"retry-after": str(wait)})
+            refusal = RateLimited(f"too many failed logins: try again in {wait} s")
+            return _answer(refusal, {"retry-after": str(wait)})
         user = await runtime.in_thread(store.get_user_by_email, email) if account else None
         verified = False
         if isinstance(password, str) and len(password) <= MAX_PASSWORD:
@@ -472,17 +482,14 @@ def create_app(runtime: Runtime) -> JacWSApp:
             root_hex = user.root_id.removeprefix("n::")
             return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
         runtime.logins.failed(account, address)
-        return _json(
-            400,
-            {"message": "Invalid Email/Password!", "error": "invalid email or password", "code": "invalid_credentials"},
-        )
+        return _answer(InvalidCredentials())
 
     @app.post("/user/logout")
     async def logout(request: Request) -> Response:
         try:
             claims = tokens.verify(bearer_token(request.headers.get("authorization")))
         except InvalidToken as error:
-            return _json(401, {"error": f"not logged in: {error}", "code": "auth_required"})
+            return _answer(AuthRequired(f"not logged in: {error}"))
         await runtime.in_thread(tokens.revoke, claims)
         hub.revoke(claims.jti)
         return _json(200, {"message": "Successfully Logged Out!"})
@@ -532,13 +539,10 @@ def create_app(runtime: Runtime) -> JacWSApp:
             method = request.method.lower()
             if method not in specs.http_methods:
                 allowed = ", ".join(m.upper() for m in specs.http_methods)
-                return _json(405, {"error": f"walker {name} accepts {allowed}", "code": "method_not_allowed"})
+                return _answer(MethodNotAllowed(f"walker {name} accepts {allowed}"))
             claims = _rest_claims(request)
             if specs.auth and claims is None:
-                return _json(
-                    401,
-                    {"type": "walker", "error": f"walker {name} requires a logged-in user", "code": "auth_required"},
-                )
+                return _error(AuthRequired(f"walker {name} requires a logged-in user"), "walker")
             fields, node_id = await _walker_input(cls, method, rest, request)
             root_id = claims.root_id if claims else PUBLIC_ROOT_ID
             runner = budget_key(claims.root_id if claims else None, client_address(request.scope))
@@ -556,7 +560,7 @@ def create_app(runtime: Runtime) -> JacWSApp:
                 notifier.active = False
                 hub.metrics.walker_ran(hub.clock() - started)
         except InvalidToken as error:
-            return _json(401, {"type": "walker", "error": f"invalid token: {error}", "code": "auth_required"})
+            return _error(AuthRequired(f"invalid token: {error}"), "walker")
         except ClientError as error:
             return _error(error, "walker")
         return _json(200, walker_response(reports))

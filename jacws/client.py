@@ -32,7 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from .errors import JacWSError
+from .errors import ClientClosed, JacWSError
 from .normalize import token_email
 from .trace import TRACE_HEADER, Cause, ConnectionTrace, close_trace, open_trace
 
@@ -48,10 +48,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("jacws.client")
-
-
-class ClientClosed(JacWSError):
-    """An event was sent on a client that is not connected."""
 
 
 class ClientState(enum.Enum):

@@ -27,7 +27,7 @@ from .connection import (
     ConnectionState,
     Transport,
 )
-from .errors import ClientError, Forbidden, InternalError
+from .errors import ClientError, EventError, Forbidden, InternalError
 from .graph import GraphSession
 from .metrics import Metrics
 from .notify import HubNotifier
@@ -38,7 +38,6 @@ from .protocol import (
     ClientEvent,
     ConnectionEvent,
     Event,
-    EventError,
     UserEvent,
     WalkerEvent,
     connection_message,

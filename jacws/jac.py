@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import pydantic
 
 from . import observe
-from .errors import Forbidden, InvalidTarget, JacWSError
+from .errors import Forbidden, InvalidTarget, JacLoadError, JacUnavailable, WalkerAbandoned
 from .graph import EdgeRecord, GraphSession, NodeRecord
 from .protocol import normalize_node_id
 from .stores import SQLiteStore
@@ -57,14 +57,6 @@ _MEMORY = "jacws-memory"  # the base path that asks for an in-memory SQLite grap
 _ROOT_MARK = "6a616377"  # "jacw": the last 8 hex digits of a jacws user's Jac root UUID
 _SHORT_ID = re.compile(r"(?:n::)?[0-9a-f]{24}")  # a jacws root id
 _PREFIX = re.compile(r"^[ne]::")
-
-
-class JacUnavailable(JacWSError, ImportError):
-    """jaclang is not installed (or this Python is older than 3.12)."""
-
-
-class JacLoadError(JacWSError):
-    """A Jac file does not compile or import."""
 
 
 class CommitGate:
@@ -95,10 +87,6 @@ class CommitGate:
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-class WalkerAbandoned(Exception):
-    """Nobody waits for this run any more (time limit, server stop): its changes are dropped."""
 
 
 # -- jaclang, loaded once --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .errors import ClientError, InvalidEvent, InvalidJSON, TooLarge
+from .errors import ClientError, EventError, InvalidEvent, InvalidJSON, TooLarge
 
 __all__ = [
     "PUBLIC_ROOT_ID",
@@ -173,20 +173,6 @@ def _request_id(raw: dict[str, Any]) -> Any:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return value
     return None
-
-
-class EventError(Exception):
-    """A :class:`ClientError` together with how to answer it (``type`` and ``id``)."""
-
-    def __init__(self, error: ClientError, kind: str = "error", request_id: Any = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.kind = kind
-        self.request_id = request_id
-
-    def to_wire(self) -> dict[str, Any]:
-        """The error in the wire shape, with ``type`` and echoed ``id``."""
-        return self.error.to_wire(self.kind, self.request_id)
 
 
 MAX_DEPTH = 128

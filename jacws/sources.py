@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import SourceUnavailable
+
 __all__ = ["Sources", "SourceUnavailable", "collect_sources"]
 
 _JACWS_NAMES = frozenset({"Edge", "Node", "Root", "Walker", "on_entry", "on_exit", "socket"})
 _LITERALS = (str, int, float, bool, type(None), bytes)
-
-
-class SourceUnavailable(Exception):
-    """The source of a walker (or of something it uses) cannot be found."""
 
 
 @dataclass

@@ -33,6 +33,7 @@ from .errors import (
     SpecsError,
     UnknownWalker,
     WalkerFailed,
+    WalkerTimedOut,
 )
 from .graph import GraphSession, Node, Root, archetype_fields
 from .memory import reclaim_after
@@ -478,10 +479,6 @@ async def run_walker(
         size = session.size
         session.release()
         reclaim_after(session, size)  # a big run's memory goes back once its session does
-
-
-class WalkerTimedOut(Exception):
-    """The walker's time limit passed (distinct from a TimeoutError the walker raises itself)."""
 
 
 async def _within(seconds: float, body: Coroutine[Any, Any, None]) -> None:

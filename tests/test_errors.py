@@ -15,6 +15,10 @@ CODES = {
     "RateLimited": "rate_limited",
     "TooLarge": "too_large",
     "InternalError": "internal_error",
+    "UserExists": "user_exists",
+    "InvalidCredentials": "invalid_credentials",
+    "MethodNotAllowed": "method_not_allowed",
+    "ServerBusy": "unavailable",
 }
 
 
@@ -43,3 +47,29 @@ def test_the_wire_shape() -> None:
         "details": [{"loc": ["x"], "msg": "m"}],
         "id": 3,
     }
+
+
+def test_http_answers_carry_jac_clouds_message_where_it_has_one() -> None:
+    assert errors.UserExists().to_http() == {
+        "message": "Email already registered!",
+        "error": "email already registered",
+        "code": "user_exists",
+    }
+    assert errors.InvalidCredentials().http_status == 400 and errors.UserExists.http_status == 409
+    assert errors.ServerBusy("busy").to_http() == {"error": "busy", "code": "unavailable"}
+
+
+def test_no_exception_class_of_the_package_stands_outside_the_tree() -> None:
+    import ast
+    from pathlib import Path
+
+    package = Path(errors.__file__).parent
+    outside = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = {ast.unparse(base) for base in node.bases}
+                builtin = bases & {"Exception", "RuntimeError", "ValueError", "TypeError", "ImportError"}
+                if builtin and path.name != "errors.py":
+                    outside.append(f"{path.name}:{node.name}")
+    assert outside == []
