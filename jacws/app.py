@@ -1,26 +1,20 @@
-"""The FastAPI application: ``/websocket``, ``/user/*``, ``/walker/*``, ``/walkers``, ``/healthz``.
+"""The ASGI application: ``/websocket``, ``/user/*``, ``/walker/*``, ``/walkers``, ``/healthz``, the browser page.
 
-This is the only module that imports FastAPI or Starlette. :class:`Runtime` holds the
-services one server needs (store, tokens, hub, walker threads); :func:`create_app`
-builds the application around one runtime.
+The routes are plain endpoint functions that find their :class:`~jacws.runtime.Runtime` (store, tokens, hub,
+walker threads) on the application's state; :func:`create_app` builds the application around one runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
-import hmac
 import logging
 import re
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs
 
 import orjson
@@ -32,10 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .addresses import client_address
 from .auth import (
     MAX_PASSWORD,
-    Claims,
     PasswordHasher,
-    RevocationCache,
-    TokenIssuer,
     bearer_token,
     email_problem,
     password_problem,
@@ -55,156 +46,20 @@ from .errors import (
     UserExists,
 )
 from .graph import GraphSession
-from .hub import Hub
 from .notify import HubNotifier
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .ratelimit import Concurrency, budget_key
-from .relays import open_relay
-from .settings import Settings, load_or_create_secret
-from .stores import Store, open_store
-from .throttle import LoginThrottle
 from .trace import TRACE_HEADER, Cause, claim_trace
-from .walkers import Walker, WalkerRegistry, describe_walker, registry, run_walker
+from .walkers import Walker, describe_walker, run_walker
 from .wsprotocol import SOCKET
 
-__all__ = ["JacWSApp", "Runtime", "create_app"]
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+__all__ = ["JacWSApp", "create_app"]
 
 log = logging.getLogger("jacws")
-T = TypeVar("T")
-
-
-HASH_THREADS = 2
-"""Threads that hash and check passwords (argon2 is CPU-bound: about one per core)."""
-
-MAX_HASHING = 16
-"""Password hashes and checks running or waiting at once; more are answered 503 at once."""
-
-
-class Runtime:
-    """The services of one server: store, password hasher, token issuer, hub, walker threads.
-
-    Args:
-        settings: the server's settings.
-        walkers: the walker registry to serve (the process-wide one by default).
-    """
-
-    def __init__(self, settings: Settings, walkers: WalkerRegistry | None = None) -> None:
-        self.settings = settings
-        self.registry = walkers or registry
-        self.store: Store = open_store(settings.db, max_connections=settings.walker_threads + 4)
-        secret = settings.secret
-        if not secret:
-            secret, origin = load_or_create_secret(settings.db)
-            log.info("token secret %s", origin)
-        self.revocations = RevocationCache(self.store, settings.token_lifetime)
-        self.tokens = TokenIssuer(secret, self.revocations, settings.token_lifetime)
-        # The password simulated clients register users with: random per server (its secret's), never shared.
-        digest = hmac.new(secret.encode(), b"jacws playground users", hashlib.sha256).digest()
-        self.playground_password = base64.urlsafe_b64encode(digest[:18]).decode()
-        self.hasher = PasswordHasher()
-        self.executor = ThreadPoolExecutor(settings.walker_threads, thread_name_prefix="jacws-walker")
-        # Store calls for users and tokens get threads of their own, and password hashing others still,
-        # a bounded number of checks at once: walkers that hog theirs cannot stall logins, and a flood of
-        # logins cannot stall logout, revocation or walkers.
-        self.auth_executor = ThreadPoolExecutor(4, thread_name_prefix="jacws-auth")
-        self.hash_executor = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="jacws-hash")
-        self._hashing = 0
-        limits = settings.limits
-        self.logins = LoginThrottle(
-            limits.login_free_failures,
-            limits.login_longest_wait,
-            limits.login_failures_per_address,
-            limits.login_window,
-        )
-        self.rest_walkers = Concurrency(limits.max_rest_walkers, limits.max_rest_walkers_per_user)
-        self._closed = False
-        self.relay = open_relay(settings.redis_url)
-        self.hub = Hub(
-            self.store,
-            self.registry,
-            self.executor,
-            self.claims_or_none,
-            settings.limits,
-            settings.policy,
-            relay=self.relay,
-        )
-        self.hub.on_revoked = self.revocations.add
-        self._sync: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start on the server's loop: bind the hub, connect the relay, follow other processes."""
-        self.hub.bind_loop()
-        await self.relay.start()
-        self._sync = asyncio.create_task(self._follow_other_processes(), name="jacws-sync")
-
-    async def _follow_other_processes(self) -> None:
-        # Revocations made elsewhere reach this process's open sockets through the relay at
-        # once, and through the shared store within sync_seconds even when the relay is down.
-        # Sockets whose token expired turn anonymous on the same beat.
-        while True:
-            await asyncio.sleep(self.settings.sync_seconds)
-            try:
-                fresh = await self.in_thread(self.revocations.refresh)
-            except Exception:
-                log.warning("could not read revocations from the store", exc_info=True)
-                continue
-            for jti in fresh:
-                self.hub.revoke_local(jti)
-            self.hub.expire(time.time())
-
-    async def stop(self) -> None:
-        """Close every socket (1001), stop following, disconnect the relay, then :meth:`close`."""
-        if self._sync is not None:
-            self._sync.cancel()
-        await self.hub.close_all()
-        await self.relay.stop()
-        self.close(wait=1.0)
-
-    def claims_or_none(self, token: str | None) -> Claims | None:
-        """The claims of a valid token, None for a missing or invalid one (anonymous)."""
-        try:
-            return self.tokens.verify(bearer_token(token))
-        except InvalidToken:
-            return None
-
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking ``fn(*args)`` (password hashing, store calls) off the loop, apart from walkers."""
-        return await asyncio.get_running_loop().run_in_executor(self.auth_executor, fn, *args)
-
-    async def hashing(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a password hash or check ``fn(*args)`` on the hashing threads.
-
-        Raises:
-            ServerBusy: :data:`MAX_HASHING` checks are running or waiting already.
-        """
-        if self._hashing >= MAX_HASHING:
-            raise ServerBusy("the server is busy checking passwords; try again in a moment")
-        self._hashing += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.hash_executor, fn, *args)
-        finally:
-            self._hashing -= 1
-
-    def close(self, wait: float = 0) -> None:
-        """Drop queued work, wait up to ``wait`` seconds for running abilities, close the store (once).
-
-        A plain ability still running after that finishes in its thread, unobserved.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        deadline = time.monotonic() + wait
-        for executor in (self.executor, self.auth_executor, self.hash_executor):
-            executor.shutdown(wait=False, cancel_futures=True)
-            # ThreadPoolExecutor keeps its threads in _threads (stable since Python 3.2); it has
-            # no public "join with a timeout".
-            for thread in list(getattr(executor, "_threads", ())):
-                thread.join(max(0.0, deadline - time.monotonic()))
-        jac = sys.modules.get("jacws.jac")  # loaded only if Jac walkers were
-        if jac is not None:
-            jac.close_graph(self.store, max(0.0, deadline - time.monotonic()))
-        self.store.close()
 
 
 @functools.cache
@@ -414,6 +269,168 @@ class JacWSApp:
             await self._served(scope, receive, send)
 
 
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def register(request: Request) -> Response:
+    """``POST /user/register``: a new user with a root node (checked email, 8 to 1,024 character password)."""
+    runtime = _runtime(request)
+    try:
+        body = await _json_body(request)
+        email, password = body.get("email"), body.get("password")
+        details = []
+        email_wrong = email_problem(email)
+        if email_wrong is not None:
+            details.append({"loc": ["email"], "msg": email_wrong})
+        problem = password_problem(password)
+        if problem is not None:
+            details.append({"loc": ["password"], "msg": problem})
+        if details:
+            raise InvalidEvent("invalid registration", details)
+    except ClientError as error:
+        return _error(error)
+    assert isinstance(email, str) and isinstance(password, str)
+    try:
+        password_hash = await runtime.hashing(runtime.hasher.hash, password)
+    except ServerBusy as busy:
+        return _busy(busy)
+    try:
+        await runtime.in_thread(runtime.store.create_user, email, password_hash)
+    except UserExists:
+        return _answer(UserExists())
+    return _json(201, {"message": "Successfully Registered!"})
+
+
+async def login(request: Request) -> Response:
+    """``POST /user/login``: a token for a right email and password; failures throttled before any hashing."""
+    runtime = _runtime(request)
+    try:
+        body = await _json_body(request)
+    except ClientError as error:
+        return _error(error)
+    email, password = body.get("email"), body.get("password")
+    account = email if isinstance(email, str) else ""
+    address = client_address(request.scope)
+    wait = runtime.logins.wait(account, address)
+    if wait:  # refused before any hashing: a flood of guesses costs nothing
+        refusal = RateLimited(f"too many failed logins: try again in {wait} s")
+        return _answer(refusal, {"retry-after": str(wait)})
+    user = await runtime.in_thread(runtime.store.get_user_by_email, email) if account else None
+    verified = False
+    if isinstance(password, str) and len(password) <= MAX_PASSWORD:
+        # An unknown email still costs one hash check, so timing does not tell which emails exist.
+        password_hash = user.password_hash if user is not None else _dummy_hash()
+        try:
+            verified = await runtime.hashing(runtime.hasher.verify, password_hash, password)
+        except ServerBusy as busy:
+            return _busy(busy)
+    if user is not None and verified:
+        runtime.logins.succeeded(account)
+        token = runtime.tokens.issue(user.id, user.email, user.root_id)
+        root_hex = user.root_id.removeprefix("n::")
+        return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
+    runtime.logins.failed(account, address)
+    return _answer(InvalidCredentials())
+
+
+async def logout(request: Request) -> Response:
+    """``POST /user/logout``: the token is revoked everywhere, open sockets included."""
+    runtime = _runtime(request)
+    try:
+        claims = runtime.tokens.verify(bearer_token(request.headers.get("authorization")))
+    except InvalidToken as error:
+        return _answer(AuthRequired(f"not logged in: {error}"))
+    await runtime.in_thread(runtime.tokens.revoke, claims)
+    runtime.hub.revoke(claims.jti)
+    return _json(200, {"message": "Successfully Logged Out!"})
+
+
+async def browser_client() -> Response:
+    """``GET /``: the browser client page."""
+    return _static("index.html", "text/html; charset=utf-8")
+
+
+async def browser_script() -> Response:
+    return _static("app.js", "text/javascript; charset=utf-8")
+
+
+async def browser_style() -> Response:
+    return _static("app.css", "text/css; charset=utf-8")
+
+
+async def walkers(request: Request) -> Response:
+    """``GET /walkers``: the served walkers, their methods, auth and fields."""
+    served = _runtime(request).registry.served()
+    return _json(200, {"walkers": [describe_walker(cls) for cls in served]})
+
+
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: this process, its connections and its relay."""
+    runtime = _runtime(request)
+    status = {
+        "status": "ok",
+        "process": runtime.relay.origin,  # which process answered, when several share the port
+        "connections": len(runtime.hub.connections),
+        "relay": runtime.relay.status(),
+    }
+    return _json(200, status)
+
+
+async def walker(name: str, request: Request) -> Response:
+    """``/walker/{name}``: a walker run on the caller's root."""
+    return await call_walker(name, "", request)
+
+
+async def walker_on_node(name: str, rest: str, request: Request) -> Response:
+    """``/walker/{name}/{node_id}``: a walker run on one of the caller's nodes."""
+    return await call_walker(name, rest, request)
+
+
+async def call_walker(name: str, rest: str, request: Request) -> Response:
+    """Run a walker over REST: its methods and auth checked, capped per user, within the time limit."""
+    runtime = _runtime(request)
+    hub = runtime.hub
+    try:
+        cls = runtime.registry.get(name)
+        specs = cls.__jacws_specs__ if cls else None
+        if cls is None or specs is None or specs.private or not specs.http_methods:
+            raise UnknownWalker(f"unknown walker {name[:100]!r}")
+        method = request.method.lower()
+        if method not in specs.http_methods:
+            allowed = ", ".join(m.upper() for m in specs.http_methods)
+            return _answer(MethodNotAllowed(f"walker {name} accepts {allowed}"))
+        token = bearer_token(request.headers.get("authorization"))
+        claims = runtime.tokens.verify(token) if token else None
+        if specs.auth and claims is None:
+            return _error(AuthRequired(f"walker {name} requires a logged-in user"), "walker")
+        fields, node_id = await _walker_input(cls, method, rest, request)
+        root_id = claims.root_id if claims else PUBLIC_ROOT_ID
+        runner = budget_key(claims.root_id if claims else None, client_address(request.scope))
+        admitted = runtime.rest_walkers.enter(runner)
+        if admitted != "ok":
+            return _walkers_busy(admitted, runtime.rest_walkers)
+        session = GraphSession(runtime.store, root_id)
+        notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
+        timeout = runtime.settings.limits.walker_timeout
+        started = hub.clock()
+        try:
+            reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
+        finally:
+            runtime.rest_walkers.leave(runner)
+            notifier.active = False
+            hub.metrics.walker_ran(hub.clock() - started)
+    except InvalidToken as error:
+        return _error(AuthRequired(f"invalid token: {error}"), "walker")
+    except ClientError as error:
+        return _error(error, "walker")
+    return _json(200, walker_response(reports))
+
+
+WALKER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
 def create_app(runtime: Runtime) -> JacWSApp:
     """The ASGI application serving one runtime (``.api`` is its FastAPI part)."""
 
@@ -424,152 +441,19 @@ def create_app(runtime: Runtime) -> JacWSApp:
         await runtime.stop()
 
     # No /docs or /openapi.json: they would tell clients which libraries (and versions) answer.
-    app = FastAPI(title="jacws", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    hub, tokens, store, hasher = runtime.hub, runtime.tokens, runtime.store, runtime.hasher
-
-    @app.post("/user/register", status_code=201)
-    async def register(request: Request) -> Response:
-        try:
-            body = await _json_body(request)
-            email, password = body.get("email"), body.get("password")
-            details = []
-            email_wrong = email_problem(email)
-            if email_wrong is not None:
-                details.append({"loc": ["email"], "msg": email_wrong})
-            problem = password_problem(password)
-            if problem is not None:
-                details.append({"loc": ["password"], "msg": problem})
-            if details:
-                raise InvalidEvent("invalid registration", details)
-        except ClientError as error:
-            return _error(error)
-        assert isinstance(email, str) and isinstance(password, str)
-        try:
-            password_hash = await runtime.hashing(hasher.hash, password)
-        except ServerBusy as busy:
-            return _busy(busy)
-        try:
-            await runtime.in_thread(store.create_user, email, password_hash)
-        except UserExists:
-            return _answer(UserExists())
-        return _json(201, {"message": "Successfully Registered!"})
-
-    @app.post("/user/login")
-    async def login(request: Request) -> Response:
-        try:
-            body = await _json_body(request)
-        except ClientError as error:
-            return _error(error)
-        email, password = body.get("email"), body.get("password")
-        account = email if isinstance(email, str) else ""
-        address = request.client.host if request.client is not None else ""
-        wait = runtime.logins.wait(account, address)
-        if wait:  # refused before any hashing: a flood of guesses costs nothing
-            refusal = RateLimited(f"too many failed logins: try again in {wait} s")
-            return _answer(refusal, {"retry-after": str(wait)})
-        user = await runtime.in_thread(store.get_user_by_email, email) if account else None
-        verified = False
-        if isinstance(password, str) and len(password) <= MAX_PASSWORD:
-            # An unknown email still costs one hash check, so timing does not tell which emails exist.
-            password_hash = user.password_hash if user is not None else _dummy_hash()
-            try:
-                verified = await runtime.hashing(hasher.verify, password_hash, password)
-            except ServerBusy as busy:
-                return _busy(busy)
-        if user is not None and verified:
-            runtime.logins.succeeded(account)
-            token = tokens.issue(user.id, user.email, user.root_id)
-            root_hex = user.root_id.removeprefix("n::")
-            return _json(200, {"token": token, "user": {"id": user.id, "email": user.email, "root_id": root_hex}})
-        runtime.logins.failed(account, address)
-        return _answer(InvalidCredentials())
-
-    @app.post("/user/logout")
-    async def logout(request: Request) -> Response:
-        try:
-            claims = tokens.verify(bearer_token(request.headers.get("authorization")))
-        except InvalidToken as error:
-            return _answer(AuthRequired(f"not logged in: {error}"))
-        await runtime.in_thread(tokens.revoke, claims)
-        hub.revoke(claims.jti)
-        return _json(200, {"message": "Successfully Logged Out!"})
-
-    @app.get("/")
-    async def browser_client() -> Response:
-        return _static("index.html", "text/html; charset=utf-8")
-
-    @app.get("/app.js")
-    async def browser_script() -> Response:
-        return _static("app.js", "text/javascript; charset=utf-8")
-
-    @app.get("/app.css")
-    async def browser_style() -> Response:
-        return _static("app.css", "text/css; charset=utf-8")
-
-    @app.get("/walkers")
-    async def walkers() -> Response:
-        return _json(200, {"walkers": [describe_walker(cls) for cls in runtime.registry.served()]})
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        status = {
-            "status": "ok",
-            "process": runtime.relay.origin,  # which process answered, when several share the port
-            "connections": len(hub.connections),
-            "relay": runtime.relay.status(),
-        }
-        return _json(200, status)
-
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-    @app.api_route("/walker/{name}", methods=methods)
-    async def walker(name: str, request: Request) -> Response:
-        return await call_walker(name, "", request)
-
-    @app.api_route("/walker/{name}/{rest:path}", methods=methods)
-    async def walker_on_node(name: str, rest: str, request: Request) -> Response:
-        return await call_walker(name, rest, request)
-
-    async def call_walker(name: str, rest: str, request: Request) -> Response:
-        try:
-            cls = runtime.registry.get(name)
-            specs = cls.__jacws_specs__ if cls else None
-            if cls is None or specs is None or specs.private or not specs.http_methods:
-                raise UnknownWalker(f"unknown walker {name[:100]!r}")
-            method = request.method.lower()
-            if method not in specs.http_methods:
-                allowed = ", ".join(m.upper() for m in specs.http_methods)
-                return _answer(MethodNotAllowed(f"walker {name} accepts {allowed}"))
-            claims = _rest_claims(request)
-            if specs.auth and claims is None:
-                return _error(AuthRequired(f"walker {name} requires a logged-in user"), "walker")
-            fields, node_id = await _walker_input(cls, method, rest, request)
-            root_id = claims.root_id if claims else PUBLIC_ROOT_ID
-            runner = budget_key(claims.root_id if claims else None, client_address(request.scope))
-            admitted = runtime.rest_walkers.enter(runner)
-            if admitted != "ok":
-                return _walkers_busy(admitted, runtime.rest_walkers)
-            session = GraphSession(store, root_id)
-            notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
-            timeout = runtime.settings.limits.walker_timeout
-            started = hub.clock()
-            try:
-                reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
-            finally:
-                runtime.rest_walkers.leave(runner)
-                notifier.active = False
-                hub.metrics.walker_ran(hub.clock() - started)
-        except InvalidToken as error:
-            return _error(AuthRequired(f"invalid token: {error}"), "walker")
-        except ClientError as error:
-            return _error(error, "walker")
-        return _json(200, walker_response(reports))
-
-    def _rest_claims(request: Request) -> Claims | None:
-        token = bearer_token(request.headers.get("authorization"))
-        return tokens.verify(token) if token else None
-
-    return JacWSApp(runtime, app)
+    api = FastAPI(title="jacws", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    api.state.runtime = runtime
+    api.add_api_route("/user/register", register, methods=["POST"], status_code=201)
+    api.add_api_route("/user/login", login, methods=["POST"])
+    api.add_api_route("/user/logout", logout, methods=["POST"])
+    api.add_api_route("/", browser_client, methods=["GET"])
+    api.add_api_route("/app.js", browser_script, methods=["GET"])
+    api.add_api_route("/app.css", browser_style, methods=["GET"])
+    api.add_api_route("/walkers", walkers, methods=["GET"])
+    api.add_api_route("/healthz", healthz, methods=["GET"])
+    api.add_api_route("/walker/{name}", walker, methods=WALKER_METHODS)
+    api.add_api_route("/walker/{name}/{rest:path}", walker_on_node, methods=WALKER_METHODS)
+    return JacWSApp(runtime, api)
 
 
 async def _walker_input(

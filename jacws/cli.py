@@ -17,10 +17,10 @@ from pathlib import Path
 from types import ModuleType
 
 from .addresses import Networks
-from .app import Runtime, create_app
 from .auth import check_secret
 from .errors import JacWSError
-from .server import UvicornServer, bind_socket, uvicorn_config
+from .runtime import build
+from .server import bind_socket
 from .settings import Settings, load_or_create_secret, read_secret_file
 from .stores import store_location
 from .walkers import registry
@@ -217,8 +217,7 @@ def _check_deployment(settings: Settings, workers: int) -> Settings:
 
 def _serve(settings: Settings, sock: socket.socket) -> None:
     """Run one server process in this process's main thread (signals stop it gracefully)."""
-    runtime = Runtime(settings)
-    server = UvicornServer(uvicorn_config(create_app(runtime), settings), runtime.hub)
+    server = build(settings)
     _tune_garbage_collector()
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled gracefully
         server.run(sockets=[sock])

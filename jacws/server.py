@@ -20,24 +20,17 @@ from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
-import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from .addresses import Networks
-from .app import Runtime, create_app
 from .client import Client, login, register
 from .errors import PortInUse, ServerError
-from .httpguard import Slots, guarded_http
 from .hub import Hub
 from .load import Load
 from .notify import HubNotifier
 from .proxy import browser_url
-from .redact import redact_uvicorn_logs
+from .runtime import Runtime, UvicornServer, build
 from .settings import Settings
 from .walkers import NotifiesThrough, WalkerRegistry, describe_walker
-from .wsprotocol import JacWSProtocol
 
-__all__ = ["Server", "ServerState", "UvicornServer", "bind_socket", "start", "uvicorn_config"]
+__all__ = ["Server", "ServerState", "bind_socket", "start"]
 
 log = logging.getLogger("jacws")
 
@@ -57,55 +50,6 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover - uvloop is absent on Windows
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
-
-
-def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -> uvicorn.Config:
-    """uvicorn's configuration for jacws: httptools behind our guard (connection slots, header limits),
-    the sans-I/O websockets, our frame limit.
-
-    ``ws`` replaces jacws's websocket protocol class (the app then uses plain ASGI).
-    """
-    limits = settings.limits
-    redact_uvicorn_logs()  # no channel ids in its INFO lines
-    proxies = Networks(settings.trusted_proxies)
-    slots = Slots(limits.max_connections, limits.max_connections_per_address, proxies)
-    http = guarded_http(HttpToolsProtocol, slots, limits.max_header_bytes, limits.header_timeout)
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http=http,
-        ws=ws or JacWSProtocol,
-        ws_max_size=settings.limits.max_frame_bytes,
-        ws_per_message_deflate=False,
-        ws_ping_interval=settings.ping_interval,
-        ws_ping_timeout=settings.ping_interval,
-        log_level=settings.log_level,
-        log_config=None,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-        proxy_headers=bool(proxies),  # only trusted proxies may say whose a connection is
-        forwarded_allow_ips=list(proxies.entries) or None,
-        server_header=False,  # do not tell clients which server library answers
-        **extra,
-    )
-
-
-class UvicornServer(uvicorn.Server):
-    """uvicorn's server, closing our sockets with 1001 (not uvicorn's 1012) before it shuts down."""
-
-    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
-        super().__init__(config)
-        self.hub = hub
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.hub.close_all(1001, "server shutdown", timeout=5)  # through the hub, whatever the protocol
-        await super().shutdown(sockets)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -187,8 +131,8 @@ class Server(NotifiesThrough):
         self.state = ServerState.STARTING
         try:
             settings = self.settings.with_changes(port=self.port)
-            self.runtime = Runtime(settings, self.walkers)
-            self._uvicorn = UvicornServer(uvicorn_config(create_app(self.runtime), settings), self.runtime.hub)
+            self._uvicorn = build(settings, self.walkers)
+            self.runtime = self._uvicorn.runtime
         except BaseException:
             sock.close()
             self.state, self.port, self.runtime = ServerState.STOPPED, None, None

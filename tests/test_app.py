@@ -609,13 +609,11 @@ def test_the_app_works_over_plain_asgi_without_jacws_extensions() -> None:
     """Under a websocket protocol without jacws's scope extensions, the queued ASGI path carries everything."""
     import threading
 
-    from jacws.app import Runtime, create_app
-    from jacws.server import UvicornServer, bind_socket, uvicorn_config
+    from jacws.runtime import build
+    from jacws.server import bind_socket
 
-    settings = Settings(port=0)
     sock = bind_socket("127.0.0.1", 0)
-    runtime = Runtime(settings)
-    uv = UvicornServer(uvicorn_config(create_app(runtime), settings, ws="websockets-sansio"), runtime.hub)
+    uv = build(Settings(port=0), ws="websockets-sansio")
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
