@@ -45,13 +45,12 @@ from .errors import (
     UnknownWalker,
     UserExists,
 )
-from .graph import GraphSession
 from .notify import HubNotifier
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .ratelimit import Concurrency, budget_key
 from .trace import TRACE_HEADER, Cause, claim_trace
-from .walkers import Walker, describe_walker, run_walker
+from .walkers import Walker, describe_walker
 from .wsprotocol import SOCKET
 
 if TYPE_CHECKING:
@@ -393,36 +392,28 @@ async def call_walker(name: str, rest: str, request: Request) -> Response:
     runtime = _runtime(request)
     hub = runtime.hub
     try:
-        cls = runtime.registry.get(name)
-        specs = cls.__jacws_specs__ if cls else None
-        if cls is None or specs is None or specs.private or not specs.http_methods:
-            raise UnknownWalker(f"unknown walker {name[:100]!r}")
-        method = request.method.lower()
-        if method not in specs.http_methods:
-            allowed = ", ".join(m.upper() for m in specs.http_methods)
-            return _answer(MethodNotAllowed(f"walker {name} accepts {allowed}"))
         token = bearer_token(request.headers.get("authorization"))
         claims = runtime.tokens.verify(token) if token else None
-        if specs.auth and claims is None:
-            return _error(AuthRequired(f"walker {name} requires a logged-in user"), "walker")
+        method = request.method.lower()
+        cls = hub.runner.walker_for(name, "http", claims is None, method)
         fields, node_id = await _walker_input(cls, method, rest, request)
-        root_id = claims.root_id if claims else PUBLIC_ROOT_ID
-        runner = budget_key(claims.root_id if claims else None, client_address(request.scope))
-        admitted = runtime.rest_walkers.enter(runner)
+        caller = budget_key(claims.root_id if claims else None, client_address(request.scope))
+        admitted = runtime.rest_walkers.enter(caller)
         if admitted != "ok":
             return _walkers_busy(admitted, runtime.rest_walkers)
-        session = GraphSession(runtime.store, root_id)
         notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
-        timeout = runtime.settings.limits.walker_timeout
         started = hub.clock()
         try:
-            reports = await run_walker(cls, fields, session, notifier, runtime.executor, node_id, timeout)
+            root_id = claims.root_id if claims else PUBLIC_ROOT_ID
+            reports = await hub.runner.run(cls, fields, root_id, notifier, node_id)
         finally:
-            runtime.rest_walkers.leave(runner)
+            runtime.rest_walkers.leave(caller)
             notifier.active = False
             hub.metrics.walker_ran(hub.clock() - started)
     except InvalidToken as error:
         return _error(AuthRequired(f"invalid token: {error}"), "walker")
+    except MethodNotAllowed as error:
+        return _answer(error)
     except ClientError as error:
         return _error(error, "walker")
     return _json(200, walker_response(reports))

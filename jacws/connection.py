@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .auth import Claims
-from .errors import InternalError, InvalidTransition, RateLimited, WalkerFailed
+from .errors import InternalError, InvalidTransition, RateLimited
 from .protocol import PUBLIC_ROOT_ID, WalkerEvent, encode
 from .ratelimit import budget_key
 from .trace import Cause, ConnectionTrace
@@ -102,7 +102,6 @@ class Connection:
         "_outbox",
         "_outbox_bytes",
         "_progress_at",
-        "_timed_out",
         "_walker_events",
         "_walker_idle",
         "_walker_task",
@@ -145,7 +144,6 @@ class Connection:
         self._walker_events: deque[tuple[WalkerEvent, Cause | None]] = deque()
         self._walker_task: asyncio.Task[None] | None = None
         self._walker_idle: asyncio.Future[None] | None = None
-        self._timed_out = False
         now = hub.clock()
         self.budget = hub.budgets.hold(budget_key(claims.root_id if claims else None, address), now)
         self._progress_at = now  # when the backlog last moved (a frame written from it)
@@ -300,37 +298,18 @@ class Connection:
         # it costs far less than creating a task per walker event.
         events = self._walker_events
         loop = asyncio.get_running_loop()
-        running = self.hub.running_walkers
         while self.state is ConnectionState.OPEN:
             while events:
                 event, cause = events.popleft()
-                error_cause = cause and cause.with_route("error")
-                running[self] = loop.time()  # the hub's watchdog enforces the time limit
                 try:
-                    await self.hub.run_walker_event(self, event, cause)
-                except asyncio.CancelledError:
-                    if not self._timed_out:
-                        raise
-                    self._timed_out = False
-                    _uncancel()
-                    limit = f"{self.hub.limits.walker_timeout:g}"
-                    error = WalkerFailed(f"walker {event.walker} failed: it timed out after {limit} s")
-                    self.hub.caused(error_cause, self.send_message, error.to_wire("walker", event.id))
+                    await self.hub.run_walker_event(self, event, cause)  # the runner keeps the time limit
                 except Exception:  # a bug of ours: answer it, log it, keep serving this connection
                     log.exception("walker event of %s failed", self.client_id)
                     internal = InternalError("internal error; see the server log").to_wire("walker", event.id)
-                    self.hub.caused(error_cause, self.send_message, internal)
-                finally:
-                    running.pop(self, None)
+                    self.hub.caused(cause and cause.with_route("error"), self.send_message, internal)
             self._walker_idle = loop.create_future()
             await self._walker_idle
             self._walker_idle = None
-
-    def time_out(self) -> None:
-        """Stop the walker running now: its task is cancelled and answers ``walker_error``."""
-        if self._walker_task is not None and not self._timed_out:
-            self._timed_out = True
-            self._walker_task.cancel()
 
     def stop_walkers(self) -> None:
         """Drop the walker events waiting and cancel the one running (the server is shutting down)."""
@@ -358,11 +337,3 @@ class Connection:
         self._walker_events.clear()
         if self._walker_idle is not None and not self._walker_idle.done():
             self._walker_idle.set_result(None)  # lets the walker task see CLOSED and end
-
-
-def _uncancel() -> None:
-    """Clear the cancellation a walker timeout used, so the task goes on (Python 3.11+ counts them)."""
-    task = asyncio.current_task()
-    uncancel = getattr(task, "uncancel", None)
-    if uncancel is not None:
-        uncancel()

@@ -10,7 +10,6 @@ no one else. Sockets are reached only through the small :class:`Transport` inter
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
@@ -28,7 +27,6 @@ from .connection import (
     Transport,
 )
 from .errors import ClientError, EventError, Forbidden, InternalError
-from .graph import GraphSession
 from .metrics import Metrics
 from .notify import HubNotifier
 from .protocol import (
@@ -50,10 +48,11 @@ from .protocol import (
 from .ratelimit import Budgets
 from .ratelog import LimitedLog
 from .relays import LocalRelay, Relay, Relayed
+from .runner import Runner
 from .settings import Limits, PublishPolicy
 from .stores import Store
 from .trace import Cause, ConnectionTrace
-from .walkers import WalkerRegistry, run_walker
+from .walkers import WalkerRegistry
 
 __all__ = ["Hub"]
 
@@ -94,6 +93,7 @@ class Hub:
         self.executor = executor
         self.authenticate = authenticate
         self.limits = limits or Limits()
+        self.runner = Runner(registry, store, executor, self.limits.walker_timeout)
         self.policy = policy
         self.connections: dict[str, Connection] = {}
         self.handshakes = 0  # handshakes in progress, counted against max_connections
@@ -102,8 +102,6 @@ class Hub:
         self.budgets = Budgets(
             limits.rate_per_second, limits.rate_burst, limits.publish_bytes_per_second, limits.publish_burst_bytes
         )
-        self.running_walkers: dict[Connection, float] = {}  # when each connection's current walker started
-        self._watchdog: asyncio.Task[None] | None = None
         self.backlogged: set[Connection] = set()  # connections over a backlog limit, watched for progress
         self.queued_bytes = 0  # bytes ever queued in backlogs (the difference around a delivery is its cost)
         self._backlog_watch: asyncio.Task[None] | None = None
@@ -123,8 +121,6 @@ class Hub:
         """Remember the running loop (notify calls from other threads are sent to it); start the watchdog."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        if self.limits.walker_timeout is not None and self._watchdog is None:
-            self._watchdog = self._loop.create_task(self._watch_walkers(self.limits.walker_timeout))
         if self._backlog_watch is None:
             self._backlog_watch = self._loop.create_task(self._watch_backlogs())
 
@@ -156,18 +152,6 @@ class Hub:
             conn.backlog,
         )
         conn.close(CLOSE_POLICY, "slow consumer")
-
-    async def _watch_walkers(self, limit: float) -> None:
-        # One timer for the whole server instead of one per walker call: every so often, stop
-        # the walkers that have run longer than the limit (precise to a quarter of it, at most 1 s).
-        assert self._loop is not None
-        period = min(1.0, max(0.02, limit / 4))
-        while True:
-            await asyncio.sleep(period)
-            now = self._loop.time()
-            for conn, started in list(self.running_walkers.items()):
-                if now - started > limit:
-                    conn.time_out()
 
     def connect(
         self,
@@ -271,10 +255,9 @@ class Hub:
         self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutdown", timeout: float = 5
     ) -> None:
         """Close every connection with ``code`` and wait (up to ``timeout``) for the close frames."""
-        for task in (self._watchdog, self._backlog_watch):
-            if task is not None:
-                task.cancel()
-        self._watchdog = self._backlog_watch = None
+        if self._backlog_watch is not None:
+            self._backlog_watch.cancel()
+            self._backlog_watch = None
         conns = list(self.connections.values())
         for conn in conns:
             conn.close(code, reason)
@@ -380,15 +363,11 @@ class Hub:
     async def run_walker_event(self, conn: Connection, event: WalkerEvent, cause: Cause | None = None) -> None:
         """Run one walker event for ``conn`` and answer it (response or error); ``cause`` names the event."""
         try:
-            cls = self.registry.for_socket(event.walker, conn.anonymous)
-            session = GraphSession(self.store, conn.root_id)
+            cls = self.runner.walker_for(event.walker, "websocket", conn.anonymous)
             notifier = HubNotifier(self, conn, cause)
             started = self.clock()
             try:
-                walked = functools.partial(self.running_walkers.pop, conn, None)  # the watchdog stops timing it
-                reports = await run_walker(
-                    cls, event.context, session, notifier, self.executor, event.node, on_walked=walked
-                )
+                reports = await self.runner.run(cls, event.context, conn.root_id, notifier, event.node)
             finally:
                 notifier.active = False  # an ability still running after a timeout notifies no one
                 self.metrics.walker_ran(self.clock() - started)

@@ -25,13 +25,11 @@ import pydantic
 
 from . import observe
 from .errors import (
-    AuthRequired,
     ClientError,
     InvalidEvent,
     JacWSError,
     NotInWalker,
     SpecsError,
-    UnknownWalker,
     WalkerFailed,
     WalkerTimedOut,
 )
@@ -308,20 +306,6 @@ class WalkerRegistry:
             walkers = list(self._walkers.values())
         return sorted((w for w in walkers if not w.__jacws_specs__.private), key=lambda w: w.__name__)
 
-    def for_socket(self, name: str, anonymous: bool) -> type[Walker]:
-        """The walker to run for a socket walker event.
-
-        Raises:
-            UnknownWalker: no such walker, or it is not declared ``websocket``.
-            AuthRequired: the walker needs a user and the socket is anonymous.
-        """
-        cls = self.get(name)
-        if cls is None or cls.__jacws_specs__.private or not cls.__jacws_specs__.websocket:
-            raise UnknownWalker(f"unknown walker {name[:100]!r}")
-        if cls.__jacws_specs__.auth and anonymous:
-            raise AuthRequired(f"walker {name} requires a logged-in user")
-        return cls
-
     def __contains__(self, name: object) -> bool:
         return name in self._walkers
 
@@ -438,7 +422,6 @@ async def run_walker(
     executor: Executor,
     node_id: str | None = None,
     timeout: float | None = None,
-    on_walked: Callable[[], object] | None = None,
 ) -> orjson.Fragment:
     """Validate ``fields``, run the walker from the root (or ``node_id``) and commit the graph.
 
@@ -446,8 +429,7 @@ async def run_walker(
     reports serialised once, as a JSON fragment to embed in the response. A walker still
     running after ``timeout`` seconds is stopped (an ability already running in a worker
     thread finishes there, unobserved) and keeps no graph change. Only a walk that finished
-    in time is saved, after the time limit and in one transaction; ``on_walked()`` is called
-    between the two (the hub's watchdog stops timing the walker there).
+    in time is saved, after the time limit and in one transaction.
 
     Raises:
         InvalidEvent: bad fields.
@@ -461,8 +443,6 @@ async def run_walker(
             await walker._jacws_walk(session, executor, node_id)
         else:
             await _within(timeout, walker._jacws_walk(session, executor, node_id))
-        if on_walked is not None:
-            on_walked()
         await walker._jacws_commit(session, executor)
         return orjson.Fragment(encode(walker.reports))
     except WalkerTimedOut:

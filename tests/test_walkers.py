@@ -12,7 +12,7 @@ import pytest
 from fakes import RecordingNotifier
 
 from jacws import Node, Root, Walker, on_entry, on_exit, socket
-from jacws.errors import AuthRequired, Forbidden, InvalidEvent, NotInWalker, SpecsError, UnknownWalker, WalkerFailed
+from jacws.errors import Forbidden, InvalidEvent, NotInWalker, SpecsError, WalkerFailed
 from jacws.graph import GraphSession
 from jacws.stores import SQLiteStore
 from jacws.walkers import Specs, WalkerRegistry, describe_walker, registry, run_walker
@@ -157,32 +157,25 @@ def test_starting_on_a_node_outside_the_graph_is_forbidden() -> None:
         run(w_anywhere, {}, node_id="n::" + "cd" * 12)
 
 
-def test_registry_serves_by_transport_and_auth() -> None:
+def test_registry_registers_and_unregisters_by_name() -> None:
     reg = WalkerRegistry()
 
-    class w_socket(Walker):
-        class __specs__:
-            methods = ["websocket"]
+    class w_named(Walker):
+        pass
 
-    reg.register(w_socket)
-    assert reg.for_socket("w_socket", anonymous=False) is w_socket
-    with pytest.raises(AuthRequired):
-        reg.for_socket("w_socket", anonymous=True)
-    with pytest.raises(UnknownWalker):
-        reg.for_socket("nothing", anonymous=False)
-    reg.unregister("w_socket")
-    assert "w_socket" not in reg and len(reg) == 0
+    reg.register(w_named)
+    assert reg.get("w_named") is w_named and "w_named" in reg
+    reg.unregister("w_named")
+    assert "w_named" not in reg and len(reg) == 0
 
 
-def test_private_walkers_are_not_served_or_listed() -> None:
-    class w_private(Walker):
+def test_private_walkers_are_not_listed() -> None:
+    class w_private_listed(Walker):
         class __specs__:
             methods = ["websocket"]
             private = True
 
-    assert w_private not in registry.served()
-    with pytest.raises(UnknownWalker):
-        registry.for_socket("w_private", anonymous=False)
+    assert w_private_listed not in registry.served()
 
 
 def test_describe_walker_lists_methods_auth_and_fields() -> None:
