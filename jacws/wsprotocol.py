@@ -276,7 +276,7 @@ class JacWSProtocol(asyncio.Protocol):
                 self._respond(self.proto.reject(500, "Internal Server Error\n"))
         if not self.accepted:
             self._close_transport()
-        elif self.proto.state is State.OPEN:  # the app is done with an open socket: close it properly
+        elif self.proto.state is State.OPEN and not self.disconnected:  # the app left an open socket: close it
             self.proto.send_close(1000)
             self._flush()
             self._start_timer("close", CLOSE_TIMEOUT, self._close_transport)
@@ -393,8 +393,8 @@ class JacWSProtocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         transport = self.transport
-        if transport is None:
-            return
+        if transport is None or transport.is_closing():
+            return  # the TCP connection is closing or gone: nothing more can be written
         for chunk in self.proto.data_to_send():
             if chunk:
                 transport.write(chunk)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import socket
 import time
 
 import orjson
+import pytest
 from support import TIMEOUT, WS, wait_until
 from test_hardening import RawClient, start
 from websockets.frames import Opcode
@@ -79,3 +81,21 @@ def test_a_close_from_the_peer_is_answered_with_its_code_and_forgotten(server: S
     ws.ws.close(4000, "done here")
     assert ws.ws.close_code == 4000  # the server echoed our code
     wait_until(lambda: client_id not in server.hub.connections, "the closed socket is still registered")
+
+
+def test_a_peer_that_resets_the_connection_leaves_no_error_behind(caplog: pytest.LogCaptureFixture) -> None:
+    server = start()
+    try:
+        for _ in range(20):
+            raw = RawClient(server.ws_url)
+            client_id = raw.next_message()["data"]["client_id"]
+            raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            raw.sock.close()  # a reset: no close frame, the TCP connection just ends
+            wait_until(
+                lambda c=client_id: c not in server.hub.connections,  # type: ignore[misc]
+                "the reset socket is still registered",
+            )
+    finally:
+        server.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], errors
