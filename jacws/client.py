@@ -17,13 +17,10 @@ import logging
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -33,8 +30,10 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from .errors import ClientClosed, JacWSError
+from .inbox import Message, Sent, WalkerCall
 from .normalize import token_email
-from .trace import TRACE_HEADER, Cause, ConnectionTrace, close_trace, open_trace
+from .rest import http_json, login, register
+from .trace import TRACE_HEADER, ConnectionTrace, close_trace, open_trace
 
 __all__ = [
     "Client",
@@ -58,82 +57,6 @@ class ClientState(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True)
-class Message:
-    """One message a client received: the parsed JSON, when it arrived (``time.time()``), its place.
-
-    ``cause`` says why the server sent it (which event of which socket, walker run, REST
-    call or server call) when the server runs in this process; None otherwise.
-    """
-
-    data: Any
-    received_at: float
-    index: int
-    cause: Cause | None = None
-
-    @property
-    def type(self) -> str | None:
-        """The message's ``type`` key (``connection``, ``chat``, ``error``, ...) or None."""
-        return self.data.get("type") if isinstance(self.data, dict) else None
-
-    @property
-    def kind(self) -> str:
-        """What the message is: connection, response, error or notification."""
-        data = self.data
-        if isinstance(data, dict):
-            if data.get("type") == "connection":
-                return "connection"
-            if "status" in data and "reports" in data:
-                return "response"
-            if "error" in data and "code" in data:
-                return "error"
-        return "notification"
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One event a client sent, and when; ``number`` counts the frames of its connection from 1.
-
-    ``connection`` is that connection's trace key (what a received message's cause names).
-    """
-
-    event: dict[str, Any]
-    sent_at: float
-    number: int = 0
-    connection: str | None = None
-
-
-@dataclass
-class WalkerCall:
-    """A walker event in flight; with ``response: true`` it completes with the answer."""
-
-    walker: str
-    request_id: Any
-    sent_at: float
-    future: Future[Any] = field(default_factory=Future)
-    answered_at: float | None = None
-
-    @property
-    def rtt(self) -> float | None:
-        """Seconds from sending to the answer, once it arrived."""
-        return None if self.answered_at is None else self.answered_at - self.sent_at
-
-    def result(self, timeout: float = 10) -> Any:
-        """The walker's answer (``{"status": 200, "reports": [...]}`` or an error message).
-
-        Raises:
-            TimeoutError: no answer within ``timeout`` seconds.
-        """
-        try:
-            return self.future.result(timeout)
-        except (TimeoutError, FutureTimeout):  # the same class from Python 3.11 on, not before
-            raise TimeoutError(f"no answer to walker {self.walker} within {timeout} s") from None
-
-    def done(self) -> bool:
-        """Whether the answer arrived."""
-        return self.future.done()
-
-
 class _LoopThread:
     """The one event-loop thread every simulated client runs on."""
 
@@ -149,48 +72,6 @@ class _LoopThread:
                 thread.start()
                 cls._loop = loop
             return cls._loop
-
-
-def _http_json(url: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 10) -> Any:
-    request = urllib.request.Request(url, data=orjson.dumps(body or {}), method="POST")
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return orjson.loads(response.read())
-    except urllib.error.HTTPError as error:
-        payload = error.read()
-        error.close()
-        try:
-            return {"http_status": error.code, **orjson.loads(payload)}
-        except (orjson.JSONDecodeError, TypeError):
-            return {"http_status": error.code, "error": payload.decode("utf-8", "replace")}
-
-
-def register(base_url: str, email: str, password: str) -> bool:
-    """Register a user; True if created, False if the email was taken.
-
-    Raises:
-        JacWSError: the server refused the registration for another reason.
-    """
-    answer = _http_json(f"{base_url}/user/register", {"email": email, "password": password})
-    status = answer.get("http_status", 201)
-    if status not in (201, 409):
-        raise JacWSError(f"registering {email} failed: {answer.get('error') or answer}")
-    return bool(status == 201)
-
-
-def login(base_url: str, email: str, password: str) -> dict[str, Any]:
-    """Log in; return ``{"token", "user": {"id", "email", "root_id"}}``.
-
-    Raises:
-        JacWSError: wrong email or password.
-    """
-    answer = _http_json(f"{base_url}/user/login", {"email": email, "password": password})
-    if "token" not in answer:
-        raise JacWSError(f"login of {email} failed: {answer.get('message') or answer}")
-    return dict(answer)
 
 
 class Client:
@@ -487,13 +368,13 @@ class Client:
 
     def logout(self) -> Any:
         """Revoke this client's token everywhere (``POST /user/logout``); the socket turns anonymous."""
-        answer = _http_json(self.base_url + "/user/logout", {}, self.token, self.timeout)
+        answer = http_json(self.base_url + "/user/logout", {}, self.token, self.timeout)
         return answer
 
     def rest(self, walker: str, node: str | None = None, **fields: Any) -> Any:
         """Call a walker over REST with this client's token; return the JSON answer."""
         path = f"/walker/{walker}" + (f"/{node}" if node else "")
-        return _http_json(self.base_url + path, fields, self.token, self.timeout)
+        return http_json(self.base_url + path, fields, self.token, self.timeout)
 
     # -- receiving -------------------------------------------------------------------
 

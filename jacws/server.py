@@ -20,12 +20,13 @@ from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
-from .client import Client, login, register
+from .client import Client
 from .errors import PortInUse, ServerError
 from .hub import Hub
 from .load import Load
 from .notify import HubNotifier
 from .proxy import browser_url
+from .rest import login, register
 from .runtime import Runtime, UvicornServer, build
 from .settings import Settings
 from .walkers import NotifiesThrough, WalkerRegistry, describe_walker

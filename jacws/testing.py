@@ -153,7 +153,7 @@ class ClientFactory:
 
     def token(self, email: str) -> str:
         """A login token of ``email`` (registered first if new), with the playground's password."""
-        from .client import login, register
+        from .rest import login, register
 
         password = self.server.playground_password
         register(self.server.url, email, password)
