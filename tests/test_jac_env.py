@@ -52,7 +52,7 @@ def test_without_jaclang_load_jac_says_what_to_install() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 1
     assert (
-        'jacws.jac.JacUnavailable: Jac walkers need the jac extra on Python 3.12 or newer: pip install "jacws[jac]"'
+        'jacws.errors.JacUnavailable: Jac walkers need the jac extra on Python 3.12 or newer: pip install "jacws[jac]"'
         in (result.stderr)
     )
 
