@@ -258,7 +258,6 @@ class Hub:
         if self._backlog_watch is not None:
             self._backlog_watch.cancel()
             self._backlog_watch = None
-        self.runner.stop()
         conns = list(self.connections.values())
         for conn in conns:
             conn.close(code, reason)

@@ -422,7 +422,6 @@ async def run_walker(
     executor: Executor,
     node_id: str | None = None,
     timeout: float | None = None,
-    on_walked: Callable[[], object] | None = None,
 ) -> orjson.Fragment:
     """Validate ``fields``, run the walker from the root (or ``node_id``) and commit the graph.
 
@@ -430,8 +429,7 @@ async def run_walker(
     reports serialised once, as a JSON fragment to embed in the response. A walker still
     running after ``timeout`` seconds is stopped (an ability already running in a worker
     thread finishes there, unobserved) and keeps no graph change. Only a walk that finished
-    in time is saved, after the time limit and in one transaction; ``on_walked()`` is called between
-    the two (a caller keeping the time limit itself stops timing there).
+    in time is saved, after the time limit and in one transaction.
 
     Raises:
         InvalidEvent: bad fields.
@@ -445,8 +443,6 @@ async def run_walker(
             await walker._jacws_walk(session, executor, node_id)
         else:
             await _within(timeout, walker._jacws_walk(session, executor, node_id))
-        if on_walked is not None:
-            on_walked()
         await walker._jacws_commit(session, executor)
         return orjson.Fragment(encode(walker.reports))
     except WalkerTimedOut:
