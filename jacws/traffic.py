@@ -175,6 +175,12 @@ class Traffic:
         if live:
             self.start()
 
+    def remembered_sends(self) -> int:
+        """How many sends are still remembered to trace receipts back to (bounded by age and by count)."""
+        self._process()
+        with self._work:
+            return len(self._pending_order)
+
     def watch(self, client: Client) -> None:
         """Trace a client's sends and receipts (from now on, and its latest ones before, once live)."""
         if client in self.clients:

@@ -14,7 +14,7 @@ import pytest
 
 from jacws.client import Client, Message, Sent
 from jacws.server import Server
-from jacws.traffic import SERVER, Flow, Traffic
+from jacws.traffic import MATCH_WINDOW, MAX_REMEMBERED, SERVER, Flow, Traffic
 
 # -- inference (a server in another process: no exact causes) ---------------------------
 
@@ -74,6 +74,18 @@ def test_without_causes_answers_and_errors_are_told_apart_and_old_sends_are_not_
     ]
     assert traffic.total == 5
     assert [f.seq for f in traffic.flows_after(3)] == [4, 5] and traffic.flows_after(5) == []
+
+
+def test_sends_nobody_receives_are_forgotten_by_age_and_by_count() -> None:
+    traffic = Traffic(keep=10)
+    alice = Named("alice")
+    for n in range(MAX_REMEMBERED + 500):  # client events to nobody: no receipt will ever match them
+        event = {"type": "client", "client_ids": ["nobody"], "data": {"n": n}}
+        traffic.record_sent(alice, Sent(event, 1000.0 + n * 1e-4))  # type: ignore[arg-type]
+    assert traffic.remembered_sends() <= MAX_REMEMBERED  # bounded by count while they keep coming
+    late = {"type": "client", "client_ids": ["nobody"], "data": {"late": True}}
+    traffic.record_sent(alice, Sent(late, 1000.0 + MATCH_WINDOW + 60))  # type: ignore[arg-type]
+    assert traffic.remembered_sends() == 1  # and by age: only the last one is young enough to match
 
 
 # -- exact causes (the server runs in this process) ---------------------------------------
