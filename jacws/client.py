@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ipaddress
 import itertools
 import logging
 import secrets
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 from websockets.asyncio.client import ClientConnection
@@ -30,10 +29,10 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from .errors import ClientClosed, JacWSError
-from .inbox import Message, Sent, WalkerCall
+from .inbox import Inbox, Message, Sent, WalkerCall
 from .normalize import token_email
 from .rest import http_json, login, register
-from .trace import TRACE_HEADER, ConnectionTrace, close_trace, open_trace
+from .trace import TRACE_HEADER, ConnectionTrace, close_trace, may_trace, open_trace
 
 __all__ = [
     "Client",
@@ -112,15 +111,10 @@ class Client:
         self.close_code: int | None = None
         self.close_reason: str = ""
         self.info: dict[str, str] = {}
-        self._inbox: list[Message] = []
-        self._sent: list[Sent] = []
+        self._box = Inbox(self.name)
         self._calls: dict[Any, WalkerCall] = {}
         self._call_ids = itertools.count(1)
         self._answered: deque[WalkerCall] = deque(maxlen=1000)
-        self._consumed: set[int] = set()
-        self._scan_from = 0  # every message before this index was returned by wait_for
-        self._delivered = 0  # messages whose callbacks have run: what inbox and wait_for see
-        self._changed = threading.Condition()
         self._callbacks: list[Callable[[Client, Message], None]] = []
         self._state_callbacks: list[Callable[[Client], None]] = []
         self._send_callbacks: list[Callable[[Client, Sent], None]] = []
@@ -196,7 +190,7 @@ class Client:
         url = self.ws_url + (f"?channel_id={quote(self.requested_channel)}" if self.requested_channel else "")
         # A server of this process then says why it sent each frame (jacws.trace). Only loopback
         # servers can be ours: a key is never handed to a server elsewhere.
-        trace = open_trace() if _is_loopback(self.ws_url) else None
+        trace = open_trace() if may_trace(self.ws_url) else None
         headers = {TRACE_HEADER: trace.key} if trace is not None else {}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -243,9 +237,8 @@ class Client:
             async for frame in ws:
                 data = orjson.loads(frame)
                 cause = trace.next_cause() if trace is not None else None
-                with self._changed:
-                    message = Message(data, time.time(), len(self._inbox), cause)
-                    self._inbox.append(message)
+                with self._box.changed:
+                    message = self._box.receive(data, time.time(), cause)
                     callbacks = list(self._callbacks)
                 # A peer can send anything through a channel; a traced server says what is a real answer.
                 genuine = cause is None or cause.route == message.kind
@@ -262,9 +255,7 @@ class Client:
                         callback(self, message)
                     except Exception:
                         log.exception("message callback of %s failed", self.name)
-                with self._changed:
-                    self._delivered = message.index + 1
-                    self._changed.notify_all()
+                self._box.mark_delivered(message)
                 if connection and not opened.done():
                     self._set_state(ClientState.OPEN)
                     opened.set_result(None)
@@ -274,15 +265,15 @@ class Client:
             pass
 
     def _set_state(self, state: ClientState) -> None:
-        with self._changed:
+        with self._box.changed:
             self.state = state
         for callback in list(self._state_callbacks):
             try:
                 callback(self)
             except Exception:
                 log.exception("state callback of %s failed", self.name)
-        with self._changed:  # after the callbacks: once wait_closed() returns, every view has been told
-            self._changed.notify_all()
+        with self._box.changed:  # after the callbacks: once wait_closed() returns, every view has been told
+            self._box.changed.notify_all()
 
     # -- sending ---------------------------------------------------------------------
 
@@ -300,8 +291,8 @@ class Client:
             self._frames_sent += 1
             trace = self._trace
             sent = Sent(event, time.time(), self._frames_sent, trace.key if trace else None)
-            with self._changed:
-                self._sent.append(sent)
+            with self._box.changed:
+                self._box.sent.append(sent)
             for callback in list(self._send_callbacks):
                 try:
                     callback(self, sent)
@@ -347,7 +338,7 @@ class Client:
 
     def connection(self) -> dict[str, str]:
         """Ask for the connection event again and return its data."""
-        mark = len(self._inbox)
+        mark = len(self._box.received)
         self.send({"type": "connection"})
         return dict(self.wait_for(lambda m: m.get("type") == "connection", since=mark)["data"])
 
@@ -359,7 +350,7 @@ class Client:
         event: dict[str, Any] = {"type": "change_user"}
         if token:
             event["token"] = f"Bearer {token}"
-        mark = len(self._inbox)
+        mark = len(self._box.received)
         self.send(event)
         info = dict(self.wait_for(lambda m: m.get("type") == "connection", since=mark)["data"])
         self.token = token if info.get("root_id") != "n::000000000000000000000001" else None
@@ -381,8 +372,7 @@ class Client:
     @property
     def inbox(self) -> list[Message]:
         """Every message received, in order, with its receive time."""
-        with self._changed:
-            return self._inbox[: self._delivered]
+        return self._box.delivered()
 
     @property
     def rtts(self) -> list[float]:
@@ -392,8 +382,8 @@ class Client:
     @property
     def sent(self) -> list[Sent]:
         """Every event sent, in order."""
-        with self._changed:
-            return list(self._sent)
+        with self._box.changed:
+            return list(self._box.sent)
 
     def messages(self, kind: str | None = None, type: str | None = None) -> list[Any]:
         """The data of received messages, optionally only one kind or ``type``."""
@@ -409,33 +399,7 @@ class Client:
         Raises:
             TimeoutError: nothing matched within ``timeout`` seconds.
         """
-        if threading.current_thread().name == "jacws-clients":
-            raise JacWSError("wait_for would block the clients' own loop; call it from a cell or another thread")
-        deadline = time.monotonic() + timeout
-        position = since  # messages before this index were already checked by this call
-
-        def find() -> Message | None:
-            nonlocal position
-            start = max(self._scan_from, position)
-            for message in self._inbox[start : self._delivered]:
-                if message.index not in self._consumed and _matches(predicate, message.data):
-                    return message
-            position = max(position, self._delivered)
-            return None
-
-        with self._changed:
-            while True:
-                found = find()
-                if found is not None:
-                    self._consumed.add(found.index)
-                    while self._scan_from in self._consumed:
-                        self._consumed.discard(self._scan_from)
-                        self._scan_from += 1
-                    return found.data
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"{self.name}: no matching message within {timeout} s")
-                self._changed.wait(remaining)
+        return self._box.wait_for(predicate, timeout, since)
 
     def wait_inbox(self, count: int, timeout: float = 5) -> list[Message]:
         """Wait until at least ``count`` messages have arrived; return the inbox.
@@ -443,10 +407,7 @@ class Client:
         Raises:
             TimeoutError: fewer arrived within ``timeout`` seconds.
         """
-        with self._changed:
-            if not self._changed.wait_for(lambda: self._delivered >= count, timeout):
-                raise TimeoutError(f"{self.name}: {self._delivered} of {count} messages after {timeout} s")
-            return self._inbox[: self._delivered]
+        return self._box.wait_count(count, timeout)
 
     def subscribe(
         self,
@@ -460,14 +421,14 @@ class Client:
         callback. What a view needs to show a client from any moment on, with no gap and no
         repeat.
         """
-        with self._send_lock, self._changed:
+        with self._send_lock, self._box.changed:
             if on_message is not None:
                 self._callbacks.append(on_message)
             if on_send is not None:
                 self._send_callbacks.append(on_send)
             if on_state is not None:
                 self._state_callbacks.append(on_state)
-            return list(self._inbox), list(self._sent)
+            return list(self._box.received), list(self._box.sent)
 
     def on_message(self, callback: Callable[[Client, Message], None]) -> None:
         """Call ``callback(client, message)`` for every message (on the clients' loop thread)."""
@@ -486,29 +447,11 @@ class Client:
 
     def wait_closed(self, timeout: float = 10) -> int | None:
         """Wait until the connection is closed; return the close code."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: self.state is ClientState.CLOSED, timeout):
+        with self._box.changed:
+            if not self._box.changed.wait_for(lambda: self.state is ClientState.CLOSED, timeout):
                 raise TimeoutError(f"{self.name} is still {self.state.value} after {timeout} s")
         return self.close_code
 
     def __repr__(self) -> str:
         code = f" code={self.close_code}" if self.state is ClientState.CLOSED and self.close_code else ""
         return f"<jacws.Client {self.name} {self.state.value}{code} client_id={self.client_id}>"
-
-
-def _is_loopback(url: str) -> bool:
-    """Whether a URL names this machine (where a server of this process can be)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _matches(predicate: Callable[[Any], bool], data: Any) -> bool:
-    try:
-        return bool(predicate(data))
-    except (KeyError, TypeError, AttributeError, IndexError):
-        return False

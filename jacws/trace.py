@@ -13,12 +13,23 @@ ignores the header (the playground then infers causes from the messages themselv
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 from collections import deque
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
-__all__ = ["TRACE_HEADER", "Cause", "ConnectionTrace", "claim_trace", "close_trace", "find_trace", "open_trace"]
+__all__ = [
+    "TRACE_HEADER",
+    "Cause",
+    "ConnectionTrace",
+    "claim_trace",
+    "close_trace",
+    "find_trace",
+    "may_trace",
+    "open_trace",
+]
 
 TRACE_HEADER = "x-jacws-trace"
 """The handshake header naming a connection's trace key."""
@@ -135,3 +146,14 @@ def close_trace(trace: ConnectionTrace) -> None:
     with _lock:
         _traces.pop(trace.key, None)
     trace.causes.clear()
+
+
+def may_trace(url: str) -> bool:
+    """Whether a server at ``url`` may be given a trace key: only one on this machine can be ours."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -69,8 +69,8 @@ def test_a_key_traces_one_connection_only(server: Server) -> None:
 
 
 def test_only_loopback_servers_are_sent_a_key() -> None:
-    from jacws.client import _is_loopback
+    from jacws.trace import may_trace
 
-    assert _is_loopback("ws://127.0.0.1:8000/websocket") and _is_loopback("ws://localhost:1/websocket")
-    assert _is_loopback("ws://[::1]:8000/websocket") and _is_loopback("ws://127.8.0.1/websocket")
-    assert not _is_loopback("wss://example.com/websocket") and not _is_loopback("ws://10.0.0.5:8000/websocket")
+    assert may_trace("ws://127.0.0.1:8000/websocket") and may_trace("ws://localhost:1/websocket")
+    assert may_trace("ws://[::1]:8000/websocket") and may_trace("ws://127.8.0.1/websocket")
+    assert not may_trace("wss://example.com/websocket") and not may_trace("ws://10.0.0.5:8000/websocket")
