@@ -1,12 +1,15 @@
 """``notify_*`` from walkers and from the server handle: data serialised in the caller's thread, delivered on
-the hub's loop in call order, to one connection (``notify_self``), users, channels or clients."""
+the hub's loop in call order, to one connection (``notify_self``), users, channels or clients.
+
+Inside an ability, :data:`socket` passes the calls to the notifier of the walker running in this context."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import InvalidTarget
+from .errors import InvalidTarget, NotInWalker
 from .graph import Node
 from .protocol import encode, normalize_node_id
 from .trace import Cause
@@ -15,7 +18,7 @@ if TYPE_CHECKING:
     from .connection import Connection
     from .hub import Hub
 
-__all__ = ["HubNotifier"]
+__all__ = ["HubNotifier", "Notifier", "NotifiesThrough", "current_notifier", "socket"]
 
 
 def _root_ids(roots: Iterable[Any]) -> list[str]:
@@ -83,3 +86,58 @@ def _ids_or_nodes(roots: Iterable[Any]) -> Iterable[Any]:
     if isinstance(roots, (str, Node)):
         raise InvalidTarget("notify_users takes a list of roots or root ids, not a single one")
     return roots
+
+
+class Notifier(Protocol):
+    """Where a walker's ``socket.notify_*`` calls go; thread-safe."""
+
+    def notify_self(self, data: dict[str, Any]) -> None: ...
+
+    def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None: ...
+
+    def notify_channels(self, channel_ids: Iterable[str], data: dict[str, Any]) -> None: ...
+
+    def notify_clients(self, client_ids: Iterable[str], data: dict[str, Any]) -> None: ...
+
+
+current_notifier: contextvars.ContextVar[Notifier] = contextvars.ContextVar("jacws_notifier")
+
+
+class NotifiesThrough:
+    """``notify_users``, ``notify_channels`` and ``notify_clients`` passed on to :meth:`_notifier`."""
+
+    def _notifier(self) -> Notifier:
+        raise NotImplementedError
+
+    def notify_users(self, roots: Iterable[Any], data: Any) -> None:
+        """Send ``data`` to every connection of these users (roots or root ids)."""
+        self._notifier().notify_users(roots, data)
+
+    def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to every connection on these channels."""
+        self._notifier().notify_channels(channel_ids, data)
+
+    def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
+        """Send ``data`` to these connections."""
+        self._notifier().notify_clients(client_ids, data)
+
+
+class _Socket(NotifiesThrough):
+    """The seed's ``WEBSOCKET_MANAGER``, bound to the walker running in this context."""
+
+    def _notifier(self) -> Notifier:
+        try:
+            return current_notifier.get()
+        except LookupError:
+            raise NotInWalker(
+                "socket.notify_* works inside a running walker; outside one use the server handle, "
+                "e.g. server.notify_channels(...)"
+            ) from None
+
+    def notify_self(self, data: dict[str, Any]) -> None:
+        """Send ``data`` to the socket that called this walker (a no-op over REST)."""
+        self._notifier().notify_self(data)
+
+
+socket = _Socket()
+"""``socket.notify_self/users/channels/clients`` for use inside abilities."""

@@ -15,8 +15,9 @@ import orjson
 
 from .errors import AuthRequired, MethodNotAllowed, UnknownWalker
 from .graph import GraphSession
+from .notify import Notifier
 from .stores import Store
-from .walkers import Notifier, Walker, WalkerRegistry, run_walker
+from .walkers import Walker, WalkerRegistry, run_walker
 
 __all__ = ["Runner"]
 

@@ -24,12 +24,12 @@ from .client import Client
 from .errors import PortInUse, ServerError
 from .hub import Hub
 from .load import Load
-from .notify import HubNotifier
+from .notify import HubNotifier, NotifiesThrough
 from .proxy import browser_url
 from .rest import login, register
 from .runtime import Runtime, UvicornServer, build
 from .settings import Settings
-from .walkers import NotifiesThrough, WalkerRegistry, describe_walker
+from .walkers import WalkerRegistry, describe_walker
 
 __all__ = ["Server", "ServerState", "bind_socket", "start"]
 

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import orjson
 import pydantic
@@ -28,14 +28,15 @@ from .errors import (
     ClientError,
     InvalidEvent,
     JacWSError,
-    NotInWalker,
     SpecsError,
     WalkerFailed,
     WalkerTimedOut,
 )
 from .graph import GraphSession, Node, Root, archetype_fields
 from .memory import reclaim_after
+from .notify import Notifier, current_notifier, socket
 from .protocol import encode
+from .specs import Specs
 
 __all__ = [
     "Notifier",
@@ -52,80 +53,7 @@ __all__ = [
 
 log = logging.getLogger("jacws.walkers")
 
-HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
 RESERVED_NAMES = frozenset({"report", "reports", "visit", "disengage", "here", "root", "socket"})
-
-
-@dataclass(frozen=True)
-class Specs:
-    """A walker's ``__specs__`` with jac-cloud's names and defaults."""
-
-    methods: tuple[str, ...] = ("post",)
-    auth: bool = True
-    path: str = ""
-    as_query: tuple[str, ...] = ()
-    private: bool = False
-    tags: tuple[str, ...] = ()
-    summary: str | None = None
-    description: str | None = None
-
-    @property
-    def websocket(self) -> bool:
-        """Whether the walker is callable over the socket."""
-        return "websocket" in self.methods
-
-    @property
-    def http_methods(self) -> tuple[str, ...]:
-        """The REST methods the walker is served on."""
-        return tuple(m for m in self.methods if m != "websocket")
-
-    @classmethod
-    def from_class(cls, owner: str, specs: type | None) -> Specs:
-        """Read a nested ``class __specs__`` and check every name and value.
-
-        Raises:
-            SpecsError: an unknown name or a value of the wrong type.
-        """
-        if specs is None:
-            return cls()
-        given = {k: v for k, v in vars(specs).items() if not k.startswith("__")}
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise SpecsError(f"{owner}.__specs__ has unknown names {unknown}; known names are {sorted(known)}")
-        values: dict[str, Any] = {}
-        for name, value in given.items():
-            values[name] = _check_spec(owner, name, value)
-        return cls(**values)
-
-
-def _check_spec(owner: str, name: str, value: Any) -> Any:
-    where = f"{owner}.__specs__.{name}"
-    if name == "methods":
-        if isinstance(value, str) or not isinstance(value, Iterable):
-            raise SpecsError(f"{where} must be a list such as ['websocket', 'post']")
-        methods = tuple(str(m).lower() for m in value)
-        bad = [m for m in methods if m not in HTTP_METHODS and m != "websocket"]
-        if bad:
-            raise SpecsError(f"{where} has unknown methods {bad}")
-        return methods
-    if name in ("auth", "private"):
-        if not isinstance(value, bool):
-            raise SpecsError(f"{where} must be True or False")
-        return value
-    if name in ("as_query", "tags"):
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, Iterable):
-            raise SpecsError(f"{where} must be a list of strings")
-        return tuple(str(v) for v in value)
-    if name == "path":
-        if not isinstance(value, str) or (value and not value.startswith("/")):
-            raise SpecsError(f"{where} must be a string starting with '/'")
-        return value
-    if value is not None and not isinstance(value, str):
-        raise SpecsError(f"{where} must be a string")
-    return value
 
 
 @dataclass(frozen=True)
@@ -359,61 +287,6 @@ def describe_walker(cls: type[Walker]) -> dict[str, Any]:
     }
 
 
-class Notifier(Protocol):
-    """Where a walker's ``socket.notify_*`` calls go; thread-safe."""
-
-    def notify_self(self, data: dict[str, Any]) -> None: ...
-
-    def notify_users(self, roots: Iterable[Any], data: dict[str, Any]) -> None: ...
-
-    def notify_channels(self, channel_ids: Iterable[str], data: dict[str, Any]) -> None: ...
-
-    def notify_clients(self, client_ids: Iterable[str], data: dict[str, Any]) -> None: ...
-
-
-_current_notifier: contextvars.ContextVar[Notifier] = contextvars.ContextVar("jacws_notifier")
-
-
-class NotifiesThrough:
-    """``notify_users``, ``notify_channels`` and ``notify_clients`` passed on to :meth:`_notifier`."""
-
-    def _notifier(self) -> Notifier:
-        raise NotImplementedError
-
-    def notify_users(self, roots: Iterable[Any], data: Any) -> None:
-        """Send ``data`` to every connection of these users (roots or root ids)."""
-        self._notifier().notify_users(roots, data)
-
-    def notify_channels(self, channel_ids: Iterable[str], data: Any) -> None:
-        """Send ``data`` to every connection on these channels."""
-        self._notifier().notify_channels(channel_ids, data)
-
-    def notify_clients(self, client_ids: Iterable[str], data: Any) -> None:
-        """Send ``data`` to these connections."""
-        self._notifier().notify_clients(client_ids, data)
-
-
-class _Socket(NotifiesThrough):
-    """The seed's ``WEBSOCKET_MANAGER``, bound to the walker running in this context."""
-
-    def _notifier(self) -> Notifier:
-        try:
-            return _current_notifier.get()
-        except LookupError:
-            raise NotInWalker(
-                "socket.notify_* works inside a running walker; outside one use the server handle, "
-                "e.g. server.notify_channels(...)"
-            ) from None
-
-    def notify_self(self, data: dict[str, Any]) -> None:
-        """Send ``data`` to the socket that called this walker (a no-op over REST)."""
-        self._notifier().notify_self(data)
-
-
-socket = _Socket()
-"""``socket.notify_self/users/channels/clients`` for use inside abilities."""
-
-
 async def run_walker(
     cls: type[Walker],
     fields: dict[str, Any],
@@ -436,7 +309,7 @@ async def run_walker(
         Forbidden: ``node_id`` is not in the caller's graph.
         WalkerFailed: an ability raised, the time limit passed, or a report cannot be serialised.
     """
-    token = _current_notifier.set(notifier)
+    token = current_notifier.set(notifier)
     try:
         walker = cls(**fields)
         if timeout is None:
@@ -455,7 +328,7 @@ async def run_walker(
         log.exception("walker %s raised", cls.__name__)
         raise WalkerFailed(f"walker {cls.__name__} failed: {type(error).__name__}") from None
     finally:
-        _current_notifier.reset(token)
+        current_notifier.reset(token)
         size = session.size
         session.release()
         reclaim_after(session, size)  # a big run's memory goes back once its session does

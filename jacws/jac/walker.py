@@ -15,7 +15,8 @@ import pydantic
 
 from ..errors import InvalidTarget
 from ..graph import GraphSession
-from ..walkers import Notifier, Walker, _current_notifier
+from ..notify import Notifier, current_notifier
+from ..walkers import Walker
 from .engine import jac_thread
 from .graph import CommitGate, graph_for
 from .ids import RootRef, jacws_root_id, to_json
@@ -61,7 +62,7 @@ class JacWalker(Walker, abstract=True):
     async def _jacws_walk(self, session: GraphSession, executor: Executor, node_id: str | None) -> None:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        context.run(_current_notifier.set, _JacNotifier(_current_notifier.get()))
+        context.run(current_notifier.set, _JacNotifier(current_notifier.get()))
         walked: asyncio.Future[None] = loop.create_future()
         gate = self._gate = CommitGate(loop, walked)
         run = functools.partial(_run_on_graph, type(self).__jacws_jac__, self.fields, session, node_id, gate)
