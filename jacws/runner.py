@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from .errors import AuthRequired, MethodNotAllowed, UnknownWalker
-from .graph import GraphSession
+from .graph_session import GraphSession
 from .notify import Notifier
 from .stores import Store
 from .walkers import Walker, WalkerRegistry, run_walker

@@ -32,7 +32,8 @@ from .errors import (
     WalkerFailed,
     WalkerTimedOut,
 )
-from .graph import GraphSession, Node, Root, archetype_fields
+from .graph import Node, Root, archetype_fields
+from .graph_session import GraphSession
 from .memory import reclaim_after
 from .notify import Notifier, current_notifier, socket
 from .protocol import encode

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from jacws.errors import Forbidden
-from jacws.graph import Edge, GraphSession, Node, Root
+from jacws.graph import Edge, Node, Root
+from jacws.graph_session import GraphSession
 from jacws.stores import SQLiteStore
 
 

@@ -9,7 +9,22 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "jacws"
-CORE = ["errors", "protocol", "graph", "walkers", "auth", "stores", "relays", "hub", "settings", "trace"]
+CORE = [
+    "errors",
+    "protocol",
+    "graph",
+    "graph_session",
+    "specs",
+    "notify",
+    "walkers",
+    "runner",
+    "auth",
+    "stores",
+    "relays",
+    "hub",
+    "settings",
+    "trace",
+]
 
 
 def test_core_modules_import_no_framework() -> None:

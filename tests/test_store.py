@@ -12,7 +12,7 @@ import pytest
 from services import PostgresServer
 
 from jacws.errors import UserExists
-from jacws.graph import EdgeRecord, GraphSession, NodeRecord
+from jacws.graph_session import EdgeRecord, GraphSession, NodeRecord
 from jacws.protocol import PUBLIC_ROOT_ID
 from jacws.stores import SQLiteStore, Store, open_store
 from jacws.stores.postgres import PostgresStore

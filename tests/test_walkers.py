@@ -13,7 +13,7 @@ from fakes import RecordingNotifier
 
 from jacws import Node, Root, Walker, on_entry, on_exit, socket
 from jacws.errors import Forbidden, InvalidEvent, NotInWalker, SpecsError, WalkerFailed
-from jacws.graph import GraphSession
+from jacws.graph_session import GraphSession
 from jacws.stores import SQLiteStore
 from jacws.walkers import Specs, WalkerRegistry, describe_walker, registry, run_walker
 

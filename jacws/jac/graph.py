@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import observe
 from ..errors import Forbidden, WalkerAbandoned
-from ..graph import EdgeRecord, NodeRecord
+from ..graph_session import EdgeRecord, NodeRecord
 from ..stores import SQLiteStore
 from . import engine
 from .ids import RootRef, jacws_root_id, public_id, root_uuid, to_json

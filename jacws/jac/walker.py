@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pydantic
 
 from ..errors import InvalidTarget
-from ..graph import GraphSession
+from ..graph_session import GraphSession
 from ..notify import Notifier, current_notifier
 from ..walkers import Walker
 from .engine import jac_thread

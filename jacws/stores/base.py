@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ..graph import EdgeRecord, NodeRecord
+from ..graph_session import EdgeRecord, NodeRecord
 from ..protocol import encode
 
 __all__ = ["Store", "User", "context_from_json", "context_to_json"]

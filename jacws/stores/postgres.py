@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ..errors import UserExists
-from ..graph import EdgeRecord, NodeRecord
+from ..graph_session import EdgeRecord, NodeRecord
 from ..protocol import PUBLIC_ROOT_ID, new_node_id
 from .base import Store, User, context_from_json, context_to_json
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserExists
-from ..graph import EdgeRecord, NodeRecord
+from ..graph_session import EdgeRecord, NodeRecord
 from ..protocol import PUBLIC_ROOT_ID, new_node_id
 from .base import Store, User, context_from_json, context_to_json
 

@@ -14,7 +14,7 @@ import traitlets
 from .. import observe
 from ..client import Client, Message
 from ..errors import JacWSError
-from ..graph import EdgeRecord, NodeRecord
+from ..graph_session import EdgeRecord, NodeRecord
 from ..protocol import encode
 from .updates import WIDGETS_LOCK, UpdateQueue
 
