@@ -6,16 +6,13 @@ walker threads) on the application's state; :func:`create_app` builds the applic
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import re
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -32,7 +29,6 @@ from .auth import (
     password_problem,
 )
 from .bodylimit import BodyLimit
-from .connection import Connection, Transport
 from .errors import (
     AuthRequired,
     ClientError,
@@ -49,9 +45,9 @@ from .notify import HubNotifier
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
 from .ratelimit import Concurrency, budget_key
-from .trace import TRACE_HEADER, Cause, claim_trace
+from .trace import Cause
 from .walkers import Walker, describe_walker
-from .wsprotocol import SOCKET
+from .websocket_route import WebSocketEndpoint
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -108,112 +104,6 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-class _SocketTransport:
-    """The hub's :class:`~jacws.connection.Transport` over a plain ASGI websocket ``send`` (servers other than
-    jacws's own protocol): no fast path, no abort, and a hold the endpoint's receive loop honours."""
-
-    __slots__ = ("_send", "abort", "held_until", "hold", "send_nowait")
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.send_nowait: Callable[[bytes], bool] | None = None
-        self.abort: Callable[[], None] | None = None
-        self.hold: Callable[[float], None] | None = self._hold_in_loop
-        self.held_until = 0.0
-
-    def _hold_in_loop(self, seconds: float) -> None:
-        self.held_until = max(self.held_until, time.monotonic() + seconds)
-
-    async def send(self, data: bytes) -> None:
-        await self._send({"type": "websocket.send", "text": data.decode()})
-
-    async def close(self, code: int, reason: str = "") -> None:
-        await self._send({"type": "websocket.close", "code": code, "reason": reason})
-
-
-async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str = "unavailable") -> None:
-    """Refuse a handshake with an HTTP status (the ASGI denial-response extension) or a close with 1013."""
-    if "websocket.http.response" in (scope.get("extensions") or {}):
-        body = encode({"error": message, "code": code})
-        headers = [(b"content-type", b"application/json"), (b"retry-after", b"5")]
-        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
-    else:  # pragma: no cover - servers without the extension
-        await send({"type": "websocket.close", "code": 1013})
-
-
-_TRACE_HEADER = TRACE_HEADER.encode()
-
-
-class _WebSocketEndpoint:
-    """``/websocket`` as a raw ASGI app: no per-message wrapper objects on the hot path."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        if message["type"] != "websocket.connect":
-            return
-        hub = self.runtime.hub
-        if hub.full:
-            await _refuse(scope, send, 503, "this server is full; try again later")
-            return
-        address = client_address(scope)
-        if not hub.arrive(address):
-            limit = hub.limits.max_connections_per_address
-            hub.warnings.warning("crowded address", "refused a socket from %s: it has %d open", address, limit)
-            why = f"too many connections from your address: at most {limit} at once"
-            await _refuse(scope, send, 429, why, "too_many_connections")
-            return
-        try:
-            await self._serve(scope, receive, send, address)
-        finally:
-            hub.leave(address)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, address: str) -> None:
-        hub = self.runtime.hub
-        socket = (scope.get("extensions") or {}).get(SOCKET)  # jacws's own protocol: it is the transport
-        hub.handshakes += 1
-        try:
-            await send({"type": "websocket.accept"})
-            plain = _SocketTransport(send)
-            conn = self._connect(scope, plain if socket is None else cast(Transport, socket), address)
-        finally:
-            hub.handshakes -= 1
-        handle = hub.handle_frame
-        try:
-            if socket is not None:  # frames come straight from the protocol as they are parsed
-                socket.on_message(lambda frame: handle(conn, frame))
-                await socket.wait_closed()
-                return
-            while True:  # any other ASGI server: the receive queue
-                if plain.held_until:  # a publisher over its budget
-                    await asyncio.sleep(max(0.0, plain.held_until - time.monotonic()))
-                    plain.held_until = 0.0
-                message = await receive()
-                if message["type"] == "websocket.receive":
-                    text = message.get("text")
-                    handle(conn, text if text is not None else message.get("bytes") or b"")
-                elif message["type"] == "websocket.disconnect":
-                    break
-        finally:
-            hub.disconnect(conn)
-
-    def _connect(self, scope: Scope, transport: Transport, address: str) -> Connection:
-        header = None
-        trace = None
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                header = value.decode("latin-1")
-            elif name == _TRACE_HEADER:  # a simulated client of this process (jacws.trace); others are ignored
-                trace = claim_trace(value.decode("latin-1"))
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        channel_id = (query.get("channel_id") or [None])[0]
-        claims = self.runtime.claims_or_none(header) if header else None
-        return self.runtime.hub.connect(transport, claims, channel_id, trace, address)
-
-
 def _walkers_busy(why: str, runs: Concurrency) -> Response:
     """``503`` when the server runs all the REST walkers it may, ``429`` when this user (or address) does."""
     error: ClientError
@@ -240,7 +130,7 @@ class JacWSApp:
     def __init__(self, runtime: Runtime, api: FastAPI) -> None:
         self.runtime = runtime
         self.api = api
-        self.socket = _WebSocketEndpoint(runtime)
+        self.socket = WebSocketEndpoint(runtime)
         settings = runtime.settings
         served: ASGIApp = api
         if settings.allowed_origins:  # cross-origin reads for the listed pages: Starlette's CORS

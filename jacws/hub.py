@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -27,6 +27,7 @@ from .connection import (
     Transport,
 )
 from .errors import ClientError, EventError, Forbidden, InternalError
+from .members import Members
 from .metrics import Metrics
 from .notify import HubNotifier
 from .protocol import (
@@ -95,9 +96,11 @@ class Hub:
         self.limits = limits or Limits()
         self.runner = Runner(registry, store, executor, self.limits.walker_timeout)
         self.policy = policy
-        self.connections: dict[str, Connection] = {}
+        self.members = Members(self.limits.max_connections_per_address)
+        self.connections = self.members.connections  # the same dicts, never replaced
+        self.by_root = self.members.by_root
+        self.by_channel = self.members.by_channel
         self.handshakes = 0  # handshakes in progress, counted against max_connections
-        self.per_address: dict[str, int] = {}  # open sockets and handshakes of each client address
         limits = self.limits
         self.budgets = Budgets(
             limits.rate_per_second, limits.rate_burst, limits.publish_bytes_per_second, limits.publish_burst_bytes
@@ -105,8 +108,6 @@ class Hub:
         self.backlogged: set[Connection] = set()  # connections over a backlog limit, watched for progress
         self.queued_bytes = 0  # bytes ever queued in backlogs (the difference around a delivery is its cost)
         self._backlog_watch: asyncio.Task[None] | None = None
-        self.by_root: dict[str, dict[str, Connection]] = {}
-        self.by_channel: dict[str, dict[str, Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self.cause: Cause | None = None  # why the frames queued right now are sent (while traced clients are on)
@@ -166,9 +167,7 @@ class Hub:
         if self._loop is None:
             self.bind_loop()
         conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims, trace, address)
-        self.connections[conn.client_id] = conn
-        self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
-        self.by_channel.setdefault(conn.channel_id, {})[conn.client_id] = conn
+        self.members.add(conn)
         cause = None
         if trace is not None:
             self.traced += 1
@@ -178,12 +177,10 @@ class Hub:
 
     def disconnect(self, conn: Connection) -> None:
         """Forget a connection whose socket is gone."""
-        if self.connections.pop(conn.client_id, None) is None:
+        if not self.members.remove(conn):
             return
         if conn.trace is not None:
             self.traced -= 1
-        _discard(self.by_root, conn.root_id, conn.client_id)
-        _discard(self.by_channel, conn.channel_id, conn.client_id)
         self.backlogged.discard(conn)
         self.budgets.release(conn.budget)
         conn.forget()
@@ -194,26 +191,17 @@ class Hub:
         return len(self.connections) + self.handshakes >= self.limits.max_connections
 
     def arrive(self, address: str) -> bool:
-        """Count a socket from ``address`` toward ``max_connections_per_address``; False (counting nothing)
-        when that address has reached it. Every True is followed by one :meth:`leave`."""
-        here = self.per_address.get(address, 0)
-        if here >= self.limits.max_connections_per_address:
-            return False
-        self.per_address[address] = here + 1
-        return True
+        """Count a socket from ``address`` toward ``max_connections_per_address`` (see :meth:`Members.arrive`)."""
+        return self.members.arrive(address)
 
     def leave(self, address: str) -> None:
-        """A socket counted by :meth:`arrive` is gone (its handshake failed or its connection closed)."""
-        left = self.per_address[address] - 1
-        if left:
-            self.per_address[address] = left
-        else:
-            del self.per_address[address]
+        """A socket counted by :meth:`arrive` is gone."""
+        self.members.leave(address)
 
     def _set_claims(self, conn: Connection, claims: Claims | None) -> None:
-        _discard(self.by_root, conn.root_id, conn.client_id)
+        self.members.unindex_user(conn)
         conn.claims = claims
-        self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
+        self.members.index_user(conn)
         conn.send_message(connection_message(**conn.info()))
 
     def revoke(self, jti: str) -> int:
@@ -385,22 +373,6 @@ class Hub:
 
     # -- fan-out --------------------------------------------------------------------
 
-    def _user_targets(self, root_ids: Iterable[str]) -> dict[str, Connection]:
-        targets: dict[str, Connection] = {}
-        for root_id in root_ids:
-            targets.update(self.by_root.get(root_id, {}))
-        return targets
-
-    def _channel_targets(self, channel_ids: Iterable[str]) -> dict[str, Connection]:
-        targets: dict[str, Connection] = {}
-        for channel_id in channel_ids:
-            targets.update(self.by_channel.get(channel_id, {}))
-        return targets
-
-    def _client_targets(self, client_ids: Iterable[str]) -> dict[str, Connection]:
-        connections = self.connections
-        return {cid: connections[cid] for cid in client_ids if cid in connections}
-
     def deliver(self, targets: dict[str, Connection], data: bytes) -> int:
         """Send (or queue) ``data`` once to each open target, never waiting on one; return how many took it.
 
@@ -431,23 +403,24 @@ class Hub:
     def deliver_users(self, root_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to every connection of these users, here and on other processes."""
         self.relay.publish("user", root_ids, data)
-        return self.deliver(self._user_targets(root_ids), data)
+        return self.deliver(self.members.of_users(root_ids), data)
 
     def deliver_channels(self, channel_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to every connection on these channels, here and on other processes."""
         self.relay.publish("channel", channel_ids, data)
-        return self.deliver(self._channel_targets(channel_ids), data)
+        return self.deliver(self.members.on_channels(channel_ids), data)
 
     def deliver_clients(self, client_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to these connections, wherever they are."""
-        local = self._client_targets(client_ids)
+        local = self.members.with_ids(client_ids)
         if len(local) < len(client_ids):  # the others may be connected to other processes
             self.relay.publish("client", client_ids, data)
         return self.deliver(local, data)
 
     def on_relayed(self, message: Relayed) -> None:
         """Deliver a message another process relayed, to this process's connections only."""
-        targets = {"user": self._user_targets, "channel": self._channel_targets, "client": self._client_targets}
+        members = self.members
+        targets = {"user": members.of_users, "channel": members.on_channels, "client": members.with_ids}
         find = targets.get(message.kind)
         if find is not None:
             cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
@@ -464,11 +437,3 @@ class Hub:
             fn(*args)
         else:
             self._loop.call_soon_threadsafe(fn, *args)
-
-
-def _discard(index: dict[str, dict[str, Connection]], key: str, client_id: str) -> None:
-    members = index.get(key)
-    if members is not None:
-        members.pop(client_id, None)
-        if not members:
-            del index[key]
