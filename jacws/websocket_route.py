@@ -18,7 +18,7 @@ from .addresses import client_address
 from .connection import Connection, Transport
 from .protocol import encode
 from .trace import TRACE_HEADER, claim_trace
-from .wsprotocol import SOCKET
+from .wsasgi import SOCKET
 
 if TYPE_CHECKING:
     from .runtime import Runtime

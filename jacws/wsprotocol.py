@@ -20,18 +20,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
-from websockets.datastructures import Headers
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-__all__ = ["SOCKET", "JacWSProtocol"]
+from .wsasgi import SOCKET, access_line, denial, websocket_scope
 
-SOCKET = "jacws.socket"
-"""The scope extension under which the application finds the connection (a :class:`JacWSProtocol`)."""
+__all__ = ["SOCKET", "JacWSProtocol"]
 
 CLOSE_TIMEOUT = 10.0
 """Seconds the peer has to answer our close frame before the TCP connection is closed anyway."""
@@ -237,29 +234,8 @@ class JacWSProtocol(asyncio.Protocol):
             self._close_transport()
             return
         self._response = response
-        raw_path, _, query = request.path.partition("?")
-        transport = self.transport
-        assert transport is not None
-        self.scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "scheme": "wss" if transport.get_extra_info("sslcontext") else "ws",
-            "server": _address(transport.get_extra_info("sockname")),
-            "client": _address(transport.get_extra_info("peername")),
-            "root_path": self.root_path,
-            "path": self.root_path + unquote(raw_path),
-            "raw_path": (self.root_path + raw_path).encode("ascii"),
-            "query_string": query.encode("ascii"),
-            "headers": [(k.lower().encode("ascii"), v.encode("latin-1")) for k, v in request.headers.raw_items()],
-            "subprotocols": [
-                token.strip()
-                for header in request.headers.get_all("Sec-WebSocket-Protocol")
-                for token in header.split(",")
-            ],
-            "state": self.app_state.copy(),
-            "extensions": {"websocket.http.response": {}, SOCKET: self},
-        }
+        assert self.transport is not None
+        self.scope = websocket_scope(request, self.transport, self.root_path, self.app_state, self)
         self._put_event({"type": "websocket.connect"})
         task = asyncio.get_running_loop().create_task(self._run_app())
         self.tasks.add(task)
@@ -311,13 +287,7 @@ class JacWSProtocol(asyncio.Protocol):
                 self._denial = (message["status"], message.get("headers", []))
             elif kind == "websocket.http.response.body":
                 status, headers = self._denial
-                response = self.proto.reject(status, "")
-                response.headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers)
-                response.body = message.get("body", b"")
-                if "Content-Length" not in response.headers:
-                    response.headers["Content-Length"] = str(len(response.body))
-                response.headers["Connection"] = "close"
-                self._respond(response)
+                self._respond(denial(self.proto.reject(status, ""), headers, message.get("body", b"")))
                 self._close_transport()
             else:
                 raise RuntimeError(f"unexpected ASGI message {kind!r} before the handshake was answered")
@@ -342,11 +312,7 @@ class JacWSProtocol(asyncio.Protocol):
         if message.get("subprotocol"):
             response.headers["Sec-WebSocket-Protocol"] = message["subprotocol"]
         assert self.scope is not None
-        client = self.scope["client"]
-        path = self.scope["path"] + (
-            f"?{self.scope['query_string'].decode('ascii')}" if self.scope["query_string"] else ""
-        )
-        log.info('%s - "WebSocket %s" [accepted]', f"{client[0]}:{client[1]}" if client else "-", path)
+        log.info('%s - "WebSocket %s" [accepted]', *access_line(self.scope))
         self._respond(response)
         self.accepted = True
         self._start_keepalive()
@@ -473,10 +439,3 @@ def _settle(waiter: asyncio.Future[None] | None) -> None:
     """Wake whoever waits on ``waiter`` (if anyone does)."""
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
-
-
-def _address(value: Any) -> tuple[str, int] | None:
-    """``(host, port)`` of a socket address from the transport, or None (a Unix socket)."""
-    if isinstance(value, tuple) and len(value) >= 2:
-        return str(value[0]), int(value[1])
-    return None
