@@ -19,79 +19,34 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from .client import Client, Message, Sent
+from .flows import (
+    KINDS,
+    SERVER,
+    TEXT_LIMIT,
+    Flow,
+    Route,
+    SendRecord,
+    answer_label,
+    answer_words,
+    as_json,
+    origin_words,
+    plain_route,
+    short_label,
+)
 from .trace import Cause
 
-__all__ = ["KINDS", "SERVER", "Flow", "Route", "Traffic"]
+__all__ = ["KINDS", "SERVER", "TEXT_LIMIT", "Flow", "Route", "Traffic"]
 
 MAX_REMEMBERED = 10_000
 """How many received messages keep their route, and sends their flow, for look-ups."""
 
-SERVER = "server"
-"""The lane of the server (answers, and notifications from walkers, REST calls or the server itself)."""
-
 MATCH_WINDOW = 10.0
 """Seconds a sent event's data stays eligible for tracing received messages back to it (no exact cause)."""
-
-TEXT_LIMIT = 2000
-"""Characters of a message's JSON kept with its flow (shown whole on hover)."""
-
-KINDS = (
-    "walker",
-    "channel",
-    "user",
-    "client",
-    "self",
-    "response",
-    "error",
-    "connection",
-    "change_user",
-    "notification",
-)
-"""Every kind of flow, in the protocol's own words; ``notification`` is one whose route is unknown."""
-
-
-class Route(NamedTuple):
-    """How a received message reached its client: ``kind`` (a protocol word) and a readable ``text``."""
-
-    kind: str
-    text: str
-    sender: str = SERVER
-    latency: float | None = None
-
-
-class Flow(NamedTuple):
-    """One arrow: ``source`` lane to ``target`` lane.
-
-    Attributes:
-        seq: order of recording (sends are recorded before they leave).
-        at: wall-clock seconds.
-        kind: one of :data:`KINDS` (a send's event type, or a receipt's route).
-        label: a short text for the arrow.
-        route: how it travelled, in words (``"channel lobby"``, ``"walker greet (alice)"``).
-        cause: the ``seq`` of the send that caused a receipt, when known.
-        latency: seconds from that send to this receipt.
-        text: the whole message as JSON (cut at :data:`TEXT_LIMIT` characters).
-    """
-
-    seq: int
-    at: float
-    source: str
-    target: str
-    kind: str
-    label: str
-    route: str = ""
-    cause: int | None = None
-    latency: float | None = None
-    text: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The flow as plain JSON values (what the flow view's front end draws)."""
-        return self._asdict()
 
 
 @dataclass
@@ -103,24 +58,6 @@ class _Pending:
     seq: int
     targets: tuple[str, ...]
     reached: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class _SendRecord:
-    seq: int
-    at: float
-    sender: str
-    event: dict[str, Any]
-
-
-def _json(data: Any, limit: int = TEXT_LIMIT) -> str:
-    text = orjson.dumps(data).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _label(data: Any, limit: int = 40) -> str:
-    kind = data.get("type") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) and kind else _json(data, limit)
 
 
 def _trim(mapping: OrderedDict[Any, Any]) -> None:
@@ -161,7 +98,7 @@ class Traffic:
         self._pending: dict[bytes, deque[_Pending]] = {}  # data -> sends that may have caused a receipt of it
         self._pending_order: deque[tuple[float, bytes, int]] = deque()  # (at, data, seq) of those sends, oldest first
         self._routes: OrderedDict[tuple[int, int], Route] = OrderedDict()
-        self._sends: OrderedDict[tuple[str, int], _SendRecord] = OrderedDict()
+        self._sends: OrderedDict[tuple[str, int], SendRecord] = OrderedDict()
         self._lanes: dict[str, str] = {}  # trace key -> lane
         self._seq = 0
         self._total = 0
@@ -242,7 +179,7 @@ class Traffic:
                 return route
             if message.cause is not None and message.cause.origin != "relay":  # from before this model watched
                 return self._exact(client, message, message.cause)[1]
-        return _plain_route(message)
+        return plain_route(message)
 
     # -- recording (the clients' threads) -------------------------------------------------
 
@@ -306,13 +243,13 @@ class Traffic:
     def _sent(self, client: Client, sent: Sent) -> None:
         event = sent.event
         kind = str(event.get("type"))
-        route, label, text = "", kind, _json(event)
+        route, label, text = "", kind, as_json(event)
         pending = None
         if kind in ("user", "channel", "client"):
             ids = event.get(f"{kind}_ids") or event.get("root_ids") or []
             ids = ids if isinstance(ids, list) else []
             route = f"{kind} {self._targets(kind, ids)}"
-            label = _label(event.get("data"))
+            label = short_label(event.get("data"))
             pending = (orjson.dumps(event.get("data")), kind, route, tuple(str(i) for i in ids))
         elif kind == "walker":
             label = f"walker {event.get('walker')}"
@@ -321,7 +258,7 @@ class Traffic:
         )
         if sent.connection is not None:
             self._lanes[sent.connection] = client.name
-            self._sends[(sent.connection, sent.number)] = _SendRecord(flow.seq, sent.sent_at, client.name, event)
+            self._sends[(sent.connection, sent.number)] = SendRecord(flow.seq, sent.sent_at, client.name, event)
             _trim(self._sends)
         if pending is not None:
             key, kind, route, targets = pending
@@ -356,9 +293,9 @@ class Traffic:
         send = self._sends.get((cause.trace_key, cause.event or 0)) if cause.trace_key else None
         seq = send.seq if send else None
         latency = message.received_at - send.at if send else None
-        text = _json(message.data)
+        text = as_json(message.data)
         kind = cause.route
-        label = _answer_label(message) if kind in ("connection", "response", "error") else _label(message.data)
+        label = answer_label(message) if kind in ("connection", "response", "error") else short_label(message.data)
         addressed = f"{kind} {self._targets(kind, cause.targets)}" if cause.targets else kind
         if cause.origin == "client" and kind in ("channel", "user", "client"):
             source = self._lane_of(cause)
@@ -366,9 +303,9 @@ class Traffic:
                 kind, f"{addressed} · from {source}", source, latency
             )
         if cause.origin == "client":  # an answer to the receiving socket's own event, or to its connecting
-            words = _answer_words(kind, send)
+            words = answer_words(kind, send)
         else:
-            started = _origin_words(cause, self._lane_of(cause) if cause.client_id else None)
+            started = origin_words(cause, self._lane_of(cause) if cause.client_id else None)
             words = started if kind in ("response", "error") else f"{addressed} · {started}"
         return (SERVER, client.name, kind, label, words, message.received_at, text, seq, latency), Route(
             kind, words, SERVER, latency
@@ -376,19 +313,19 @@ class Traffic:
 
     def _inferred(self, client: Client, message: Message, cause: Cause | None) -> tuple[tuple[Any, ...], Route]:
         """A receipt with no exact cause (a server in another process): matched by its data."""
-        text = _json(message.data)
+        text = as_json(message.data)
         at = message.received_at
-        plain = _plain_route(message)
+        plain = plain_route(message)
         if plain.kind in ("connection", "response", "error"):
-            return (SERVER, client.name, plain.kind, _answer_label(message), plain.text, at, text), plain
+            return (SERVER, client.name, plain.kind, answer_label(message), plain.text, at, text), plain
         pending = self._match(client.name, message)
         if pending is None:
             kind = cause.route if cause is not None else "notification"
             words = "from another process" if cause is not None else "from the server"
-            return (SERVER, client.name, kind, _label(message.data), words, at, text), Route(kind, words)
+            return (SERVER, client.name, kind, short_label(message.data), words, at, text), Route(kind, words)
         latency = at - pending.at
         route = Route(pending.kind, f"{pending.route} · from {pending.sender}", pending.sender, latency)
-        args = (pending.sender, client.name, pending.kind, _label(message.data), pending.route, at, text)
+        args = (pending.sender, client.name, pending.kind, short_label(message.data), pending.route, at, text)
         return (*args, pending.seq, latency), route
 
     def _match(self, receiver: str, message: Message) -> _Pending | None:
@@ -429,44 +366,3 @@ class Traffic:
 def _stamp(recorded: tuple[bool, Client, Any]) -> float:
     sent, _, item = recorded
     return float(item.sent_at if sent else item.received_at)
-
-
-def _plain_route(message: Message) -> Route:
-    """What a message says about its route by itself."""
-    kind = message.kind
-    if kind == "connection":
-        return Route("connection", "connection")
-    if kind == "response":
-        return Route("response", "walker answer")
-    if kind == "error":
-        return Route("error", "error")
-    return Route("notification", "from the server")
-
-
-def _answer_label(message: Message) -> str:
-    """The arrow label of a connection event, walker answer or error."""
-    data = message.data
-    if message.kind == "response" and isinstance(data.get("reports"), list):
-        return f"reports ({len(data['reports'])})"
-    if message.kind == "error":
-        return f"error {data.get('code')}"
-    return _label(data)
-
-
-def _answer_words(kind: str, send: _SendRecord | None) -> str:
-    """How to name an answer to one of the receiving socket's own events (or to its connecting)."""
-    if send is None:
-        return "on connecting" if kind == "connection" else f"answer to an event of {kind}"
-    event_type = send.event.get("type")
-    if event_type == "walker":
-        return f"walker {send.event.get('walker')}"
-    return f"answer to {event_type}"
-
-
-def _origin_words(cause: Cause, lane: str | None) -> str:
-    """Who started a message the server sent on its own account."""
-    if cause.origin == "walker":
-        return f"walker {cause.walker}" + (f" ({lane})" if lane else "")
-    if cause.origin == "rest":
-        return f"REST walker {cause.walker}"
-    return "server"
