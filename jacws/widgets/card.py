@@ -8,7 +8,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import anywidget
 import orjson
@@ -16,8 +16,10 @@ import traitlets
 
 from ..client import Client, ClientState, Message, Sent
 from ..errors import JacWSError
+from ..flows import KINDS, as_json
 from ..protocol import PUBLIC_ROOT_ID
-from ..traffic import KINDS, TEXT_LIMIT, Traffic
+from ..traffic import Traffic
+from .timeline import Entry, Item, one_line, progress_of, sent_kind
 from .updates import WIDGETS_LOCK, UpdateQueue, locked
 
 __all__ = ["ENTRIES", "ClientCard", "fetch_walkers"]
@@ -41,21 +43,6 @@ def fetch_walkers(base_url: str, timeout: float = 5) -> list[dict[str, Any]]:
     return walkers
 
 
-def _sent_kind(sent: Sent) -> str:
-    kind = str(sent.event.get("type"))
-    return kind if kind in KINDS else "notification"
-
-
-def _parse_progress(data: Any) -> dict[str, Any] | None:
-    if not isinstance(data, dict) or "progress" not in data:
-        return None
-    try:
-        value = float(str(data["progress"]).strip().rstrip("%"))
-    except ValueError:
-        return None
-    return {"value": max(0.0, min(100.0, value)), "status": str(data.get("status", ""))}
-
-
 def _parse_value(text: str, type_label: str) -> Any:
     if type_label == "str":
         return text
@@ -63,54 +50,6 @@ def _parse_value(text: str, type_label: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return text
-
-
-def _json(data: Any) -> str:
-    text = orjson.dumps(data).decode()
-    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
-
-
-def _short(data: Any, limit: int = 80) -> str:
-    """A message in one line: its ``type``, then the rest of it as compact JSON."""
-    if isinstance(data, dict) and isinstance(data.get("type"), str):
-        rest = {key: value for key, value in data.items() if key != "type"}
-        text = str(data["type"]) + (" " + orjson.dumps(rest).decode() if rest else "")
-    else:
-        text = orjson.dumps(data).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _Entry(NamedTuple):
-    """One line of a card's timeline, as the browser shows it."""
-
-    key: str
-    out: bool
-    at: float
-    kind: str
-    label: str
-    route: str
-    text: str
-    latency: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "dir": "out" if self.out else "in",
-            "at": self.at,
-            "kind": self.kind,
-            "label": self.label,
-            "route": self.route,
-            "text": self.text,
-            "latency": None if self.latency is None else round(self.latency * 1000, 3),
-        }
-
-
-class _Item(NamedTuple):
-    """One event of a card's timeline as kept: what it is, and its kind for the filters; shown lazily."""
-
-    out: bool
-    item: Any  # a Sent or a Message
-    kind: str
 
 
 class ClientCard(anywidget.AnyWidget):
@@ -166,7 +105,7 @@ class ClientCard(anywidget.AnyWidget):
         own = (f"{client.name} (its own token)", client.token, client.email)
         self._own = own if client.token else None
         self._identities: list[tuple[str, str | None, str | None]] = []
-        self._timeline: deque[_Item] = deque(maxlen=TIMELINE_KEEP)
+        self._timeline: deque[Item] = deque(maxlen=TIMELINE_KEEP)
         self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._kinds_seen: set[str] = set()
         self._sent = self._received = 0
@@ -238,13 +177,13 @@ class ClientCard(anywidget.AnyWidget):
                 self._received += 1
                 header = header or kind == "connection"
                 answered = answered or kind == "response"
-                progress = _parse_progress(item.data)
+                progress = progress_of(item.data)
                 if progress is not None:
                     self.progress = progress
             else:
-                kind = _sent_kind(item)
+                kind = sent_kind(item)
                 self._sent += 1
-            self._timeline.append(_Item(what == "out", item, kind))
+            self._timeline.append(Item(what == "out", item, kind))
             self._kinds_seen.add(kind)
         with self.hold_sync():
             if header:
@@ -258,7 +197,7 @@ class ClientCard(anywidget.AnyWidget):
     def _key(what: str, item: Any) -> str:
         return f"in{item.index}" if what == "in" else f"out{item.connection}-{item.number}"
 
-    def _entry(self, kept: _Item) -> dict[str, Any]:
+    def _entry(self, kept: Item) -> dict[str, Any]:
         """A timeline line for the browser (built only for the lines shown, and remembered)."""
         key = self._key("out" if kept.out else "in", kept.item)
         entry = self._entries.get(key)
@@ -268,16 +207,16 @@ class ClientCard(anywidget.AnyWidget):
                 entry = made.to_dict()
             except Exception:
                 log.exception("the card of %s could not show a message", self.client.name)
-                entry = _Entry(key, kept.out, 0.0, kept.kind, "(could not be shown)", "", "").to_dict()
+                entry = Entry(key, kept.out, 0.0, kept.kind, "(could not be shown)", "", "").to_dict()
             self._entries[key] = entry
             while len(self._entries) > 4 * ENTRIES:
                 self._entries.popitem(last=False)
         return entry
 
-    def _received_entry(self, message: Message) -> _Entry:
+    def _received_entry(self, message: Message) -> Entry:
         route = self.traffic.route_of(self.client, message)
         data = message.data
-        label = _short(data)
+        label = one_line(data)
         if route.kind == "response" and isinstance(data.get("reports"), list):
             label = f"reports ({len(data['reports'])})"
         elif route.kind == "error":
@@ -285,20 +224,20 @@ class ClientCard(anywidget.AnyWidget):
         elif route.kind == "connection" and isinstance(data.get("data"), dict):
             label = "anonymous" if data["data"].get("root_id") == PUBLIC_ROOT_ID else "logged in"
         at = message.received_at
-        return _Entry(self._key("in", message), False, at, route.kind, label, route.text, _json(data), route.latency)
+        return Entry(self._key("in", message), False, at, route.kind, label, route.text, as_json(data), route.latency)
 
-    def _sent_entry(self, sent: Sent) -> _Entry:
+    def _sent_entry(self, sent: Sent) -> Entry:
         event = sent.event
-        kind = _sent_kind(sent)
+        kind = sent_kind(sent)
         label, route = kind, ""
         if kind == "walker":
             label = str(event.get("walker"))
             route = "with response" if event.get("response") else "no response asked"
         elif kind in ("user", "channel", "client"):
             ids = event.get(f"{kind}_ids") or event.get("root_ids") or []
-            label = _short(event.get("data"))
+            label = one_line(event.get("data"))
             route = f"to {kind} " + ", ".join(self._target_name(kind, str(i)) for i in ids)
-        return _Entry(self._key("out", sent), True, sent.sent_at, kind, label, route, _json(event))
+        return Entry(self._key("out", sent), True, sent.sent_at, kind, label, route, as_json(event))
 
     def _target_name(self, kind: str, value: str) -> str:
         for who in [self.client, *self.peers]:
