@@ -24,6 +24,7 @@ import orjson
 import pydantic
 
 from . import observe
+from .deadlines import within
 from .errors import (
     ClientError,
     InvalidEvent,
@@ -337,14 +338,9 @@ async def run_walker(
 
 async def _within(seconds: float, body: Coroutine[Any, Any, None]) -> None:
     if sys.version_info >= (3, 11):
-        try:
-            async with asyncio.timeout(seconds) as deadline:
-                await body
-        except TimeoutError:
-            if deadline.expired():
-                raise WalkerTimedOut from None
-            raise
-    else:  # pragma: no cover - Python 3.10
+        if not await within(seconds, body):
+            raise WalkerTimedOut
+    else:  # pragma: no cover - Python 3.10 (no Task.uncancel)
         try:
             await asyncio.wait_for(body, seconds)
         except asyncio.TimeoutError:
