@@ -7,6 +7,7 @@ straight from it; on any other ASGI server, ``receive`` and ``send`` through :cl
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
@@ -21,6 +22,7 @@ from .trace import TRACE_HEADER, claim_trace
 from .wsasgi import SOCKET
 
 if TYPE_CHECKING:
+    from .hub import Hub
     from .runtime import Runtime
 
 __all__ = ["WebSocketEndpoint"]
@@ -84,12 +86,16 @@ class WebSocketEndpoint:
             why = f"too many connections from your address: at most {limit} at once"
             await _refuse(scope, send, 429, why, "too_many_connections")
             return
+        adopted = False
         try:
-            await self._serve(scope, receive, send, address)
+            adopted = await self._serve(scope, receive, send, address)
         finally:
-            hub.leave(address)
+            if not adopted:
+                hub.leave(address)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, address: str) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, address: str) -> bool:
+        """Serve one socket; True when jacws's protocol carries on with it after this returns (it then
+        forgets the connection and its address when the socket is gone)."""
         hub = self.runtime.hub
         socket = (scope.get("extensions") or {}).get(SOCKET)  # jacws's own protocol: it is the transport
         hub.handshakes += 1
@@ -100,11 +106,13 @@ class WebSocketEndpoint:
         finally:
             hub.handshakes -= 1
         handle = hub.handle_frame
+        adopted = False
         try:
-            if socket is not None:  # frames come straight from the protocol as they are parsed
+            if socket is not None:  # frames come straight from the protocol as they are parsed; no task waits
                 socket.on_message(lambda frame: handle(conn, frame))
-                await socket.wait_closed()
-                return
+                socket.on_close(functools.partial(_gone, hub, conn, address))
+                adopted = True
+                return True
             while True:  # any other ASGI server: the receive queue
                 if plain.held_until:  # a publisher over its budget
                     await asyncio.sleep(max(0.0, plain.held_until - time.monotonic()))
@@ -116,7 +124,9 @@ class WebSocketEndpoint:
                 elif message["type"] == "websocket.disconnect":
                     break
         finally:
-            hub.disconnect(conn)
+            if not adopted:
+                hub.disconnect(conn)
+        return False
 
     def _connect(self, scope: Scope, transport: Transport, address: str) -> Connection:
         header = None
@@ -130,3 +140,9 @@ class WebSocketEndpoint:
         channel_id = (query.get("channel_id") or [None])[0]
         claims = self.runtime.claims_or_none(header) if header else None
         return self.runtime.hub.connect(transport, claims, channel_id, trace, address)
+
+
+def _gone(hub: Hub, conn: Connection, address: str) -> None:
+    """An adopted socket is gone: forget its connection, and count it off its address."""
+    hub.disconnect(conn)
+    hub.leave(address)

@@ -5,7 +5,8 @@ upgrade it is the connection's asyncio protocol. It speaks ASGI to the applicati
 handshake (so every middleware, refusal and denial response works as with uvicorn's own), and
 it is the hub's :class:`~jacws.connection.Transport` itself, handed to the application in the scope as
 ``extensions["jacws.socket"]``: frames go to the callback given to :meth:`on_message` as they are
-parsed, and :meth:`send_nowait` writes a frame at once when the socket can take it. Everything it
+parsed, and :meth:`send_nowait` writes a frame at once when the socket can take it. Once the
+application has registered :meth:`on_close`, it returns: an open connection then holds no task. Everything it
 uses of websockets is documented: ``receive_data``, ``events_received``, ``accept``,
 ``send_response``, ``send_text``, ``send_close``, ``send_ping``, ``fail``, ``data_to_send``; of
 uvicorn, the constructor uvicorn calls and its ``Config`` and ``ServerState``.
@@ -76,6 +77,7 @@ class JacWSProtocol(asyncio.Protocol):
         self._text = True
         self._gone = False
         self._closed_waiter: asyncio.Future[None] | None = None
+        self._on_close: Callable[[], None] | None = None  # set: the app left the connection to us
         self._writable = True
         self._drained: asyncio.Future[None] | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -124,6 +126,13 @@ class JacWSProtocol(asyncio.Protocol):
         self._put_event({"type": "websocket.disconnect", "code": self.close_code})
         self._gone = True
         _settle(self._closed_waiter)
+        self._receiver = None  # (it holds the connection, which holds this protocol)
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            try:
+                on_close()
+            except Exception:
+                log.exception("jacws failed to forget a closed websocket")
         self.connections.discard(self)
 
     def pause_writing(self) -> None:
@@ -217,6 +226,14 @@ class JacWSProtocol(asyncio.Protocol):
                 kept.append(event)
         self._events.extend(kept)
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once the TCP connection is gone. The application may then return while the
+        connection stays open: it needs no task of its own while the socket lives."""
+        if self._gone:
+            callback()
+        else:
+            self._on_close = callback
+
     async def wait_closed(self) -> int:
         """Wait until the TCP connection is gone; return the close code."""
         if not self._gone:
@@ -253,8 +270,11 @@ class JacWSProtocol(asyncio.Protocol):
             if not self.answered:
                 log.error("ASGI callable returned without completing handshake.")
                 self._respond(self.proto.reject(500, "Internal Server Error\n"))
+        self.scope = None  # the request's headers and the app's state are no longer needed
         if not self.accepted:
             self._close_transport()
+        elif self._on_close is not None or self._gone:
+            return  # the app handed the connection over (on_close): it lives on without the app's task
         elif self.proto.state is State.OPEN and not self.disconnected:  # the app left an open socket: close it
             self.proto.send_close(1000)
             self._flush()
@@ -314,6 +334,7 @@ class JacWSProtocol(asyncio.Protocol):
         assert self.scope is not None
         log.info('%s - "WebSocket %s" [accepted]', *access_line(self.scope))
         self._respond(response)
+        self._response = None
         self.accepted = True
         self._start_keepalive()
 

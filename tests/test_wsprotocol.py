@@ -99,3 +99,20 @@ def test_a_peer_that_resets_the_connection_leaves_no_error_behind(caplog: pytest
         server.stop()
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], errors
+
+
+def test_an_open_connection_holds_no_task_and_closing_it_forgets_it_and_its_address(server: Server) -> None:
+    uvicorn = server._uvicorn
+    assert uvicorn is not None
+    sockets = [WS(server.ws_url, channel_id="idle") for _ in range(20)]
+    try:
+        for ws in sockets:  # each answers: the hub has them, their protocol hands frames straight to it
+            ws.send({"type": "connection"})
+            assert ws.recv()["type"] == "connection"
+        assert len(server.hub.by_channel["idle"]) == 20
+        assert len(uvicorn.server_state.tasks) < 20  # no application task waits for each socket
+    finally:
+        for ws in sockets:
+            ws.ws.close()
+    wait_until(lambda: "idle" not in server.hub.by_channel, "closed sockets are still registered")
+    wait_until(lambda: not server.hub.members.per_address, "closed sockets still count against their address")
