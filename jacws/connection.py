@@ -97,6 +97,7 @@ class Connection:
 
     __slots__ = (
         "_closer",
+        "_joined",
         "_last_limited",
         "_limited_since",
         "_outbox",
@@ -134,6 +135,7 @@ class Connection:
         self.transport = transport
         self.client_id = client_id
         self.channel_id = channel_id
+        self._joined: list[str] | None = None  # every channel, once one was joined or left (None: channel_id only)
         self.claims = claims
         self.state = ConnectionState.OPEN
         self.close_code: int | None = None
@@ -164,6 +166,16 @@ class Connection:
     def backlog(self) -> int:
         """Messages waiting to be written."""
         return len(self._outbox)
+
+    @property
+    def channels(self) -> tuple[str, ...] | list[str]:
+        """Every channel the connection is on, in joining order: the connect-time one first, unless it was left."""
+        joined = self._joined
+        return (self.channel_id,) if joined is None else joined
+
+    def set_channels(self, channels: list[str]) -> None:
+        """Record the channels the connection is now on (the hub's members index them)."""
+        self._joined = channels
 
     def info(self) -> dict[str, Any]:
         """The connection event's data: client, root and channel ids."""

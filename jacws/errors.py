@@ -117,6 +117,12 @@ class InvalidJSON(ClientError):
     code = "invalid_json"
 
 
+class TooManyChannels(ClientError):
+    """A ``join`` would put the connection on more channels than ``max_channels_per_connection``."""
+
+    code = "too_many_channels"
+
+
 class InvalidEvent(ClientError):
     """The event is not an object, has an unknown type, or missing or wrong fields."""
 

@@ -26,7 +26,7 @@ from .connection import (
     ConnectionState,
     Transport,
 )
-from .errors import ClientError, EventError, Forbidden, InternalError
+from .errors import ClientError, EventError, Forbidden, InternalError, TooManyChannels
 from .members import Members
 from .metrics import Metrics
 from .notify import HubNotifier
@@ -37,8 +37,11 @@ from .protocol import (
     ClientEvent,
     ConnectionEvent,
     Event,
+    JoinEvent,
+    LeaveEvent,
     UserEvent,
     WalkerEvent,
+    channels_message,
     connection_message,
     encode,
     new_channel_id,
@@ -326,6 +329,27 @@ class Hub:
             if cause is not None:
                 self.cause = cause.with_route("connection")
             self._set_claims(conn, self.authenticate(event.token))
+        elif isinstance(event, JoinEvent | LeaveEvent):
+            if cause is not None:
+                self.cause = cause.with_route("response")
+            self._move(conn, event)
+
+    def _move(self, conn: Connection, event: JoinEvent | LeaveEvent) -> None:
+        """Join or leave channels (extension) and answer with every channel ``conn`` is on."""
+        if isinstance(event, LeaveEvent):
+            channels = self.members.leave_channels(conn, event.channel_ids)
+        else:
+            limit = self.limits.max_channels_per_connection
+            on = conn.channels
+            new = [channel_id for channel_id in event.channel_ids if channel_id not in on]
+            if len(on) + len(new) > limit:
+                why = f"a connection may be on at most {limit} channels; it is on {len(on)}, this would add {len(new)}"
+                if self.cause is not None:
+                    self.cause = self.cause.with_route("error")
+                conn.send_message(TooManyChannels(why).to_wire("error", event.id))
+                return
+            channels = self.members.join_channels(conn, new)
+        conn.send_message(channels_message(channels, event.id))
 
     def caused(self, cause: Cause | None, send: Callable[..., Any], *args: Any) -> None:
         """Call ``send(*args)`` (which queues frames) with ``cause`` as the reason traced clients are told."""

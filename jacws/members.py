@@ -30,15 +30,36 @@ class Members:
         """Index a new connection under its client id, user and channel."""
         self.connections[conn.client_id] = conn
         self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
-        self.by_channel.setdefault(conn.channel_id, {})[conn.client_id] = conn
+        for channel_id in conn.channels:
+            self.by_channel.setdefault(channel_id, {})[conn.client_id] = conn
 
     def remove(self, conn: Connection) -> bool:
         """Forget a connection; False if it was not (or no longer) indexed."""
         if self.connections.pop(conn.client_id, None) is None:
             return False
         _discard(self.by_root, conn.root_id, conn.client_id)
-        _discard(self.by_channel, conn.channel_id, conn.client_id)
+        for channel_id in conn.channels:
+            _discard(self.by_channel, channel_id, conn.client_id)
         return True
+
+    def join_channels(self, conn: Connection, channel_ids: Iterable[str]) -> list[str]:
+        """Put ``conn`` on these channels too (those it is on already are skipped); its channels now."""
+        channels = list(conn.channels)
+        for channel_id in channel_ids:
+            if channel_id not in channels:
+                channels.append(channel_id)
+                self.by_channel.setdefault(channel_id, {})[conn.client_id] = conn
+        conn.set_channels(channels)
+        return channels
+
+    def leave_channels(self, conn: Connection, channel_ids: Iterable[str]) -> list[str]:
+        """Take ``conn`` off these channels (those it is not on are skipped); its channels now."""
+        gone = set(channel_ids)
+        channels = [channel_id for channel_id in conn.channels if channel_id not in gone]
+        for channel_id in gone:
+            _discard(self.by_channel, channel_id, conn.client_id)
+        conn.set_channels(channels)
+        return channels
 
     def unindex_user(self, conn: Connection) -> None:
         """Take ``conn`` out of its user's entry (before its user changes; :meth:`index_user` after)."""

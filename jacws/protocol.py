@@ -22,6 +22,8 @@ __all__ = [
     "ChangeUserEvent",
     "ChannelEvent",
     "ClientEvent",
+    "JoinEvent",
+    "LeaveEvent",
     "ConnectionEvent",
     "Event",
     "UserEvent",
@@ -35,6 +37,7 @@ __all__ = [
     "normalize_node_id",
     "parse_event",
     "walker_response",
+    "channels_message",
 ]
 
 PUBLIC_ROOT_ID = "n::000000000000000000000001"
@@ -120,7 +123,25 @@ class ChangeUserEvent:
     token: str | None = None
 
 
-Event = ConnectionEvent | WalkerEvent | UserEvent | ChannelEvent | ClientEvent | ChangeUserEvent
+@dataclass(frozen=True, slots=True)
+class JoinEvent:
+    """``{"type": "join", "channel_ids": [...]}`` (extension): be on these channels too."""
+
+    channel_ids: tuple[str, ...]
+    id: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveEvent:
+    """``{"type": "leave", "channel_ids": [...]}`` (extension): be on these channels no more."""
+
+    channel_ids: tuple[str, ...]
+    id: Any = None
+
+
+Event = (
+    ConnectionEvent | WalkerEvent | UserEvent | ChannelEvent | ClientEvent | ChangeUserEvent | JoinEvent | LeaveEvent
+)
 
 
 class _Checker:
@@ -240,6 +261,8 @@ def parse_event(frame: str | bytes, max_ids: int = 1000, max_depth: int = MAX_DE
     except ClientError as error:
         if kind == "walker":
             raise EventError(error, "walker", _request_id(raw)) from None
+        if kind in ("join", "leave"):
+            raise EventError(error, "error", _request_id(raw)) from None
         raise EventError(error) from None
 
 
@@ -270,9 +293,15 @@ def _parse_object(raw: dict[str, Any], kind: Any, max_ids: int) -> Event:
             check.fail(["token"], "must be a string or null")
         check.done("change_user")
         return ChangeUserEvent(token or None)
+    if kind == "join" or kind == "leave":
+        channel_ids = check.ids("channel_ids", max_ids)
+        if raw.get("id") is not None and _request_id(raw) is None:
+            check.fail(["id"], "must be a string or a number")
+        check.done(kind)
+        return (JoinEvent if kind == "join" else LeaveEvent)(channel_ids, _request_id(raw))
     if kind is None:
         raise InvalidEvent("event has no type", [{"loc": ["type"], "msg": "field required"}])
-    allowed = "connection, walker, user, channel, client, change_user"
+    allowed = "connection, walker, user, channel, client, change_user, join, leave"
     raise InvalidEvent(
         f"unknown event type {str(kind)[:40]!r}",
         [{"loc": ["type"], "msg": f"must be one of {allowed}"}],
@@ -330,6 +359,14 @@ def encode(message: Any) -> bytes:
 def connection_message(client_id: str, root_id: str, channel_id: str) -> dict[str, Any]:
     """The connection event a socket receives first and after ``connection``/``change_user``."""
     return {"type": "connection", "data": {"client_id": client_id, "root_id": root_id, "channel_id": channel_id}}
+
+
+def channels_message(channel_ids: Any, request_id: Any = None) -> dict[str, Any]:
+    """The answer to ``join`` and ``leave`` (extension): every channel the connection is on, in joining order."""
+    message: dict[str, Any] = {"type": "channels", "channel_ids": list(channel_ids)}
+    if request_id is not None:
+        message["id"] = request_id
+    return message
 
 
 def walker_response(reports: Any, request_id: Any = None) -> dict[str, Any]:

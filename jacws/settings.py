@@ -38,6 +38,7 @@ class Limits:
     ``max_connections_per_address`` one client address's (HTTP 429);
     ``walker_timeout`` stops a walker that runs longer (``walker_error``);
     ``max_queued_walkers`` caps one connection's walker events waiting to run (``rate_limited``);
+    ``max_channels_per_connection`` caps the channels one connection is on (``too_many_channels``);
     ``max_rest_walkers`` caps the REST walker runs under way at once (``503``), and
     ``max_rest_walkers_per_user`` those of one user, or one anonymous address (``429``);
     ``close_timeout`` is how long a close frame may wait for a peer that does not read
@@ -74,6 +75,7 @@ class Limits:
     max_connections_per_address: int = 256
     walker_timeout: float | None = 60.0
     max_queued_walkers: int = 100
+    max_channels_per_connection: int = 128
     max_rest_walkers: int = 64
     max_rest_walkers_per_user: int = 4
     close_timeout: float = 3.0
