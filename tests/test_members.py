@@ -45,3 +45,17 @@ def test_an_address_holds_at_most_its_limit_until_a_socket_leaves() -> None:
     for address in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):
         members.leave(address)
     assert members.per_address == {}
+
+
+def test_joining_and_leaving_channels_keeps_the_index_and_the_order() -> None:
+    async def scenario() -> None:
+        hub = make_hub()
+        a = hub.connect(RecordingTransport(), None, "first")
+        members = hub.members
+        assert members.join_channels(a, ["x", "first", "y"]) == ["first", "x", "y"]
+        assert members.on_channels(["x", "y", "first"]) == {a.client_id: a}
+        assert members.leave_channels(a, ["first", "nope"]) == ["x", "y"] and "first" not in members.by_channel
+        assert list(a.channels) == ["x", "y"]
+        assert members.remove(a) and members.by_channel == {}
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

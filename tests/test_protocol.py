@@ -133,3 +133,16 @@ def test_too_deep_counts_only_brackets_outside_strings() -> None:
     assert not too_deep("[" * 5 + "]" * 5, limit=5) and too_deep("[" * 6 + "]" * 6, limit=5)
     assert not too_deep('["[[[[[[[[[[\\"[[[["]', limit=2)  # brackets and an escaped quote inside a string
     assert too_deep(b'{"a": {"b": {"c": [1]}}}', limit=3) and not too_deep(b'{"a": {"b": {"c": [1]}}}', limit=4)
+
+
+def test_join_and_leave_parse_with_their_id_and_errors_echo_it() -> None:
+    from jacws.protocol import JoinEvent, LeaveEvent, channels_message
+
+    assert parse_event('{"type": "join", "channel_ids": ["a", "b", "a"], "id": 3}') == JoinEvent(("a", "b"), 3)
+    assert parse_event(b'{"type": "leave", "channel_ids": ["a"]}') == LeaveEvent(("a",), None)
+    with pytest.raises(EventError) as caught:
+        parse_event('{"type": "join", "channel_ids": [], "id": "q"}')
+    wire = caught.value.to_wire()
+    assert wire["type"] == "error" and wire["code"] == "invalid_event" and wire["id"] == "q"
+    assert channels_message(("a",), 5) == {"type": "channels", "channel_ids": ["a"], "id": 5}
+    assert channels_message([]) == {"type": "channels", "channel_ids": []}
