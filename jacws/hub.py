@@ -26,7 +26,7 @@ from .connection import (
     ConnectionState,
     Transport,
 )
-from .errors import ClientError, EventError, Forbidden, InternalError, TooManyChannels
+from .errors import ClientError, EventError, Forbidden, InternalError
 from .members import Members
 from .metrics import Metrics
 from .notify import HubNotifier
@@ -41,7 +41,6 @@ from .protocol import (
     LeaveEvent,
     UserEvent,
     WalkerEvent,
-    channels_message,
     connection_message,
     encode,
     new_channel_id,
@@ -52,6 +51,7 @@ from .protocol import (
 from .ratelimit import Budgets
 from .ratelog import LimitedLog
 from .relays import LocalRelay, Relay, Relayed
+from .rooms import Rooms
 from .runner import Runner
 from .settings import Limits, PublishPolicy
 from .stores import Store
@@ -99,7 +99,8 @@ class Hub:
         self.limits = limits or Limits()
         self.runner = Runner(registry, store, executor, self.limits.walker_timeout)
         self.policy = policy
-        self.members = Members(self.limits.max_connections_per_address)
+        interest = self.relay.interest if self.relay.routes_by_interest else None
+        self.members = Members(self.limits.max_connections_per_address, interest)
         self.connections = self.members.connections  # the same dicts, never replaced
         self.by_root = self.members.by_root
         self.by_channel = self.members.by_channel
@@ -117,6 +118,7 @@ class Hub:
         self.traced = 0  # connections of traced clients (jacws.trace)
         self.notifier = HubNotifier(self, None, Cause("response", "server"))
         self.metrics = Metrics(clock)
+        self.rooms = Rooms(self)
         self.warnings = LimitedLog(log)  # warnings clients can make repeat: one a second
 
     # -- connections ---------------------------------------------------------------
@@ -164,12 +166,14 @@ class Hub:
         channel_id: str | None = None,
         trace: ConnectionTrace | None = None,
         address: str = "",
+        client_id: str | None = None,
     ) -> Connection:
         """Register a new connection from ``address`` (the client's) and queue its connection event;
         ``trace`` records why each frame is sent."""
         if self._loop is None:
             self.bind_loop()
-        conn = Connection(self, transport, new_client_id(), channel_id or new_channel_id(), claims, trace, address)
+        channel_id = channel_id or new_channel_id()
+        conn = Connection(self, transport, client_id or new_client_id(), channel_id, claims, trace, address)
         self.members.add(conn)
         cause = None
         if trace is not None:
@@ -332,24 +336,7 @@ class Hub:
         elif isinstance(event, JoinEvent | LeaveEvent):
             if cause is not None:
                 self.cause = cause.with_route("response")
-            self._move(conn, event)
-
-    def _move(self, conn: Connection, event: JoinEvent | LeaveEvent) -> None:
-        """Join or leave channels (extension) and answer with every channel ``conn`` is on."""
-        if isinstance(event, LeaveEvent):
-            channels = self.members.leave_channels(conn, event.channel_ids)
-        else:
-            limit = self.limits.max_channels_per_connection
-            on = conn.channels
-            new = [channel_id for channel_id in event.channel_ids if channel_id not in on]
-            if len(on) + len(new) > limit:
-                why = f"a connection may be on at most {limit} channels; it is on {len(on)}, this would add {len(new)}"
-                if self.cause is not None:
-                    self.cause = self.cause.with_route("error")
-                conn.send_message(TooManyChannels(why).to_wire("error", event.id))
-                return
-            channels = self.members.join_channels(conn, new)
-        conn.send_message(channels_message(channels, event.id))
+            self.rooms.move(conn, event, self.cause)
 
     def caused(self, cause: Cause | None, send: Callable[..., Any], *args: Any) -> None:
         """Call ``send(*args)`` (which queues frames) with ``cause`` as the reason traced clients are told."""

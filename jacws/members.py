@@ -3,7 +3,7 @@ sockets each client address holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,10 +17,13 @@ class Members:
 
     Args:
         per_address_limit: sockets (open or in their handshake) one client address may hold.
+        interest: told ``(kind, key, True)`` when the first member of a channel, user or client arrives here and
+            ``(kind, key, False)`` when the last leaves (a relay that routes by interest subscribes accordingly).
     """
 
-    def __init__(self, per_address_limit: int) -> None:
+    def __init__(self, per_address_limit: int, interest: Callable[[str, str, bool], None] | None = None) -> None:
         self.per_address_limit = per_address_limit
+        self.interest = interest
         self.connections: dict[str, Connection] = {}
         self.by_root: dict[str, dict[str, Connection]] = {}
         self.by_channel: dict[str, dict[str, Connection]] = {}
@@ -29,17 +32,21 @@ class Members:
     def add(self, conn: Connection) -> None:
         """Index a new connection under its client id, user and channel."""
         self.connections[conn.client_id] = conn
-        self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
+        self._put(self.by_root, "user", conn.root_id, conn)
         for channel_id in conn.channels:
-            self.by_channel.setdefault(channel_id, {})[conn.client_id] = conn
+            self._put(self.by_channel, "channel", channel_id, conn)
+        if self.interest is not None:
+            self.interest("client", conn.client_id, True)
 
     def remove(self, conn: Connection) -> bool:
         """Forget a connection; False if it was not (or no longer) indexed."""
         if self.connections.pop(conn.client_id, None) is None:
             return False
-        _discard(self.by_root, conn.root_id, conn.client_id)
+        self._take(self.by_root, "user", conn.root_id, conn.client_id)
         for channel_id in conn.channels:
-            _discard(self.by_channel, channel_id, conn.client_id)
+            self._take(self.by_channel, "channel", channel_id, conn.client_id)
+        if self.interest is not None:
+            self.interest("client", conn.client_id, False)
         return True
 
     def join_channels(self, conn: Connection, channel_ids: Iterable[str]) -> list[str]:
@@ -48,26 +55,46 @@ class Members:
         for channel_id in channel_ids:
             if channel_id not in channels:
                 channels.append(channel_id)
-                self.by_channel.setdefault(channel_id, {})[conn.client_id] = conn
+                self._put(self.by_channel, "channel", channel_id, conn)
         conn.set_channels(channels)
         return channels
 
     def leave_channels(self, conn: Connection, channel_ids: Iterable[str]) -> list[str]:
         """Take ``conn`` off these channels (those it is not on are skipped); its channels now."""
         gone = set(channel_ids)
-        channels = [channel_id for channel_id in conn.channels if channel_id not in gone]
-        for channel_id in gone:
-            _discard(self.by_channel, channel_id, conn.client_id)
+        channels: list[str] = []
+        for channel_id in conn.channels:
+            if channel_id in gone:
+                self._take(self.by_channel, "channel", channel_id, conn.client_id)
+            else:
+                channels.append(channel_id)
         conn.set_channels(channels)
         return channels
 
     def unindex_user(self, conn: Connection) -> None:
         """Take ``conn`` out of its user's entry (before its user changes; :meth:`index_user` after)."""
-        _discard(self.by_root, conn.root_id, conn.client_id)
+        self._take(self.by_root, "user", conn.root_id, conn.client_id)
 
     def index_user(self, conn: Connection) -> None:
         """Put ``conn`` under its (new) user."""
-        self.by_root.setdefault(conn.root_id, {})[conn.client_id] = conn
+        self._put(self.by_root, "user", conn.root_id, conn)
+
+    def _put(self, index: dict[str, dict[str, Connection]], kind: str, key: str, conn: Connection) -> None:
+        members = index.get(key)
+        if members is None:
+            members = index[key] = {}
+            if self.interest is not None:
+                self.interest(kind, key, True)
+        members[conn.client_id] = conn
+
+    def _take(self, index: dict[str, dict[str, Connection]], kind: str, key: str, client_id: str) -> None:
+        members = index.get(key)
+        if members is None or members.pop(client_id, None) is None:
+            return
+        if not members:
+            del index[key]
+            if self.interest is not None:
+                self.interest(kind, key, False)
 
     def of_users(self, root_ids: Iterable[str]) -> dict[str, Connection]:
         """Every connection of these users, each once."""
@@ -104,11 +131,3 @@ class Members:
             self.per_address[address] = left
         else:
             del self.per_address[address]
-
-
-def _discard(index: dict[str, dict[str, Connection]], key: str, client_id: str) -> None:
-    members = index.get(key)
-    if members is not None:
-        members.pop(client_id, None)
-        if not members:
-            del index[key]

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from .addresses import client_address
 from .connection import Connection, Transport
-from .protocol import encode
+from .protocol import PUBLIC_ROOT_ID, encode, new_channel_id, new_client_id
 from .trace import TRACE_HEADER, claim_trace
 from .wsasgi import SOCKET
 
@@ -102,7 +102,7 @@ class WebSocketEndpoint:
         try:
             await send({"type": "websocket.accept"})
             plain = _SocketTransport(send)
-            conn = self._connect(scope, plain if socket is None else cast(Transport, socket), address)
+            conn = await self._connect(scope, plain if socket is None else cast(Transport, socket), address)
         finally:
             hub.handshakes -= 1
         handle = hub.handle_frame
@@ -128,7 +128,7 @@ class WebSocketEndpoint:
                 hub.disconnect(conn)
         return False
 
-    def _connect(self, scope: Scope, transport: Transport, address: str) -> Connection:
+    async def _connect(self, scope: Scope, transport: Transport, address: str) -> Connection:
         header = None
         trace = None
         for name, value in scope.get("headers", ()):
@@ -139,7 +139,17 @@ class WebSocketEndpoint:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         channel_id = (query.get("channel_id") or [None])[0]
         claims = self.runtime.claims_or_none(header) if header else None
-        return self.runtime.hub.connect(transport, claims, channel_id, trace, address)
+        hub = self.runtime.hub
+        if not hub.relay.routes_by_interest:
+            return hub.connect(transport, claims, channel_id, trace, address)
+        # Other processes' messages for this socket must reach this one before its connection event goes out.
+        client_id, channel_id = new_client_id(), channel_id or new_channel_id()
+        root_id = claims.root_id if claims else PUBLIC_ROOT_ID
+        release = await hub.relay.hold([("client", client_id), ("channel", channel_id), ("user", root_id)])
+        try:
+            return hub.connect(transport, claims, channel_id, trace, address, client_id)
+        finally:
+            release()
 
 
 def _gone(hub: Hub, conn: Connection, address: str) -> None:

@@ -2,14 +2,16 @@
 
 A hub delivers every ``user``, ``channel`` and ``client`` message to its own connections
 and also hands it to its relay, which publishes it to the other processes; each of them
-delivers it to its own connections. A process ignores the copies of its own messages.
+delivers it to its own connections. A process ignores the copies of its own messages. A relay
+that routes by interest is told which channels, users and clients have members on this process
+(:meth:`Relay.interest`), and sends it only their messages.
 """
 
 from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,17 +29,19 @@ def new_origin() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Relayed:
-    """One relayed delivery: what kind, to which ids, the serialised data, from which process."""
+    """One relayed delivery: what kind, to which ids, the serialised data, from which process (its
+    ``number``-th message)."""
 
     kind: str
     ids: tuple[str, ...]
     data: bytes
     origin: str
+    number: int = 0
 
 
 def encode_relayed(message: Relayed) -> bytes:
     """The wire form: a JSON header line, then the data bytes exactly as they will be sent."""
-    header = orjson.dumps({"k": message.kind, "i": list(message.ids), "o": message.origin})
+    header = orjson.dumps({"k": message.kind, "i": list(message.ids), "o": message.origin, "n": message.number})
     return header + b"\n" + message.data
 
 
@@ -52,16 +56,19 @@ def decode_relayed(payload: bytes) -> Relayed:
         raise ValueError("not a relayed message: no header line")
     try:
         fields = orjson.loads(header)
-        kind, ids, origin = fields["k"], fields["i"], fields["o"]
+        kind, ids, origin, number = fields["k"], fields["i"], fields["o"], fields.get("n", 0)
     except (orjson.JSONDecodeError, KeyError, TypeError):
         raise ValueError("not a relayed message: bad header") from None
-    if kind not in KINDS or not isinstance(ids, list) or not isinstance(origin, str):
+    if kind not in KINDS or not isinstance(ids, list) or not isinstance(origin, str) or not isinstance(number, int):
         raise ValueError("not a relayed message: bad header fields")
-    return Relayed(kind, tuple(str(i) for i in ids), data, origin)
+    return Relayed(kind, tuple(str(i) for i in ids), data, origin, number)
 
 
 class Relay(ABC):
     """Publishes this process's deliveries and hands other processes' ones to ``deliver``."""
+
+    routes_by_interest = False
+    """Whether :meth:`interest` matters (the hub then tells it of every first arrival and last departure)."""
 
     def __init__(self, origin: str | None = None) -> None:
         self.origin = origin or new_origin()
@@ -75,6 +82,15 @@ class Relay(ABC):
         """Deliver a message from the wire, unless this process sent it."""
         if message.origin != self.origin and self._deliver is not None:
             self._deliver(message)
+
+    def interest(self, kind: str, key: str, wanted: bool) -> None:
+        """The first member of ``kind`` (``channel``, ``user``, ``client``) ``key`` arrived here, or the last left."""
+        return  # a relay that sends every process everything has nothing to do
+
+    async def hold(self, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """Make sure messages for ``keys`` reach this process before a member of them is served; the returned
+        call lets go of the hold once the members hold their own interest. Nothing to do by default."""
+        return _nothing
 
     @abstractmethod
     async def start(self) -> None:
@@ -91,3 +107,7 @@ class Relay(ABC):
     @abstractmethod
     def status(self) -> dict[str, Any] | None:
         """The relay's state for ``/healthz`` (None for the local relay)."""
+
+
+def _nothing() -> None:
+    """Nothing to let go of."""

@@ -1,24 +1,32 @@
-"""The Redis pub/sub relay: deliveries shared by every jacws process subscribed to one Redis.
+"""The Redis pub/sub relay, routed by interest: each process receives only what its members need.
 
-Delivery across processes is at most once: a message published while Redis is
-unreachable is dropped and counted (local delivery goes on regardless). Publishing
-never blocks the event loop: messages go to a bounded in-memory queue drained by one
-publisher task, which keeps each process's messages in order. A listener task
-subscribes, and after any error reconnects with exponential backoff (0.1 s doubling up
-to 1 s), so cross-process delivery resumes within about a second of Redis coming back;
-unlike jac-cloud's listener, it never dies silently.
+Every jacws channel, user and client has a Redis pub/sub channel of its own (``jacws:c:<id>``,
+``jacws:u:<root id>``, ``jacws:k:<client id>``). A process is subscribed to the ones with a member
+on it, from the first member's arrival to the last one's departure, and to ``jacws:ctl`` (revocations);
+a message is published once to each of its targets' Redis channels, so a process with no member of
+them receives nothing of it. A message with several targets on one process arrives there once per
+target and is delivered once (copies are recognised by their origin and number).
+
+Delivery across processes is at most once: a message published while Redis is unreachable is
+dropped and counted (local delivery goes on regardless). Publishing never blocks the event loop:
+messages go to a queue bounded by count and bytes, drained in order by one publisher task (one
+pipeline per batch). A listener task subscribes, and after any error reconnects with exponential
+backoff (0.1 s doubling up to 1 s), subscribing again to everything its members need before it says
+it is connected; unlike jac-cloud's listener, it never dies silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-from collections import deque
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -29,36 +37,119 @@ __all__ = ["RedisRelay"]
 
 log = logging.getLogger("jacws.relay")
 
-CHANNEL = "jacws:relay"
+PREFIX = "jacws"
 MAX_PENDING = 10_000
+"""Messages waiting to be published, at most (more are dropped and counted)."""
+MAX_PENDING_BYTES = 64 << 20
+"""Bytes waiting to be published, at most."""
+BATCH = 256
+"""Messages published in one pipeline, at most."""
+SUBSCRIBE_CHUNK = 1000
+"""Redis channels named in one SUBSCRIBE or UNSUBSCRIBE command, at most."""
+MAX_SEEN = 10_000
+"""Recent multi-target messages remembered to deliver each once."""
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 1.0
 OPERATION_TIMEOUT = 2.0
+READY_TIMEOUT = 2.0
+"""Seconds a new member waits for its subscriptions before it is served anyway."""
+
+_CODES = {"channel": "c", "user": "u", "client": "k"}
 
 
 class RedisRelay(Relay):
-    """Relays through Redis pub/sub on one channel.
+    """Relays through Redis pub/sub, one Redis channel per jacws channel, user and client.
 
     Args:
         url: ``redis://HOST:PORT[/DB]``.
         origin: this process's id (random by default).
-        channel: the pub/sub channel every process of one deployment shares.
+        prefix: the start of every Redis channel name of one deployment.
     """
 
-    def __init__(self, url: str, origin: str | None = None, channel: str = CHANNEL) -> None:
+    routes_by_interest = True
+
+    def __init__(self, url: str, origin: str | None = None, prefix: str = PREFIX) -> None:
         super().__init__(origin)
         self.url = url
-        self.channel = channel
+        self.prefix = prefix
+        self.control = f"{prefix}:ctl"
         self.connected = False
         self.published = 0
-        self.received_count = 0
+        self.received_messages = 0
+        self.received_bytes = 0
         self.dropped = 0
         self.reconnects = 0
-        self._pending: deque[bytes] = deque()
+        self._numbers = itertools.count(1)
+        self._pending: deque[tuple[bytes, tuple[bytes, ...]]] = deque()
+        self._pending_bytes = 0
         self._wake = asyncio.Event()
-        self._subscribed = asyncio.Event()
+        self._wanted: dict[bytes, int] = {}  # Redis channel -> members here (and new members waiting for it)
+        self._changed: set[bytes] = set()  # wanted-ness changed since the listener last subscribed
+        self._change = asyncio.Event()
+        self._subscribed: set[bytes] = set()  # confirmed by Redis in the current session
+        self._waiters: list[tuple[frozenset[bytes], asyncio.Future[None]]] = []
+        self._up = asyncio.Event()
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
+
+    # -- names -------------------------------------------------------------------------------
+
+    def topic(self, kind: str, key: str) -> bytes:
+        """The Redis channel of one jacws channel, user or client."""
+        return f"{self.prefix}:{_CODES[kind]}:{key}".encode()
+
+    # -- interest ----------------------------------------------------------------------------
+
+    def interest(self, kind: str, key: str, wanted: bool) -> None:
+        """A member of ``kind`` ``key`` arrived on this process (the first) or left it (the last)."""
+        topic = self.topic(kind, key)
+        count = self._wanted.get(topic, 0) + (1 if wanted else -1)
+        if count > 0:
+            self._wanted[topic] = count
+            if count == 1:
+                self._note(topic)
+        else:
+            self._wanted.pop(topic, None)
+            self._note(topic)
+
+    def _note(self, topic: bytes) -> None:
+        self._changed.add(topic)
+        self._change.set()
+
+    async def hold(self, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """Want ``keys`` now and wait (``READY_TIMEOUT`` at most, not at all during an outage) until Redis
+        confirms them; the returned call lets go of this hold (the members it was for hold their own)."""
+        keys = list(keys)
+        for kind, key in keys:
+            self.interest(kind, key, True)
+        topics = frozenset(self.topic(kind, key) for kind, key in keys)
+        if self.connected and not topics <= self._subscribed:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append((topics, waiter))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), READY_TIMEOUT)
+
+        def release() -> None:
+            for kind, key in keys:
+                self.interest(kind, key, False)
+
+        return release
+
+    def _settle_waiters(self) -> None:
+        if not self._waiters:
+            return
+        still: list[tuple[frozenset[bytes], asyncio.Future[None]]] = []
+        for topics, waiter in self._waiters:
+            if waiter.done():
+                continue
+            if topics <= self._subscribed or not self.connected:
+                waiter.set_result(None)
+            else:
+                still.append((topics, waiter))
+        self._waiters = still
+
+    # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, wait: float = 2.0) -> None:
         """Start the listener and publisher; wait up to ``wait`` seconds for the first subscription.
@@ -79,87 +170,7 @@ class RedisRelay(Relay):
             asyncio.create_task(self._publish_loop(), name="jacws-relay-publisher"),
         ]
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), wait)
-
-    def publish(self, kind: str, ids: Sequence[str], data: bytes) -> None:
-        """Queue a delivery for the other processes; dropped (and counted) during an outage."""
-        if not self.connected or len(self._pending) >= MAX_PENDING:
-            self.dropped += 1
-            return
-        self._pending.append(encode_relayed(Relayed(kind, tuple(ids), data, self.origin)))
-        self._wake.set()
-
-    async def _publish_loop(self) -> None:
-        pending = self._pending
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while pending:
-                if not await self._publish_one(pending[0]):
-                    # The listener decides when Redis is back; until then publish() drops.
-                    self.dropped += len(pending)
-                    pending.clear()
-                    log.warning("relay publish failed; %d messages dropped so far", self.dropped)
-                    break
-                pending.popleft()
-                self.published += 1
-
-    async def _publish_one(self, payload: bytes) -> bool:
-        client = self._client
-        assert client is not None
-        for _ in range(2):  # a pooled connection may be stale after an outage: one retry on a fresh one
-            try:
-                await asyncio.wait_for(client.publish(self.channel, payload), OPERATION_TIMEOUT)
-                return True
-            except (RedisError, OSError, asyncio.TimeoutError) as error:
-                log.debug("relay publish failed: %r", error)
-        return False
-
-    async def _listen(self) -> None:
-        backoff = BACKOFF_FIRST
-        first = True
-        while True:
-            client = self._client
-            assert client is not None
-            pubsub = client.pubsub()
-            try:
-                await asyncio.wait_for(pubsub.subscribe(self.channel), OPERATION_TIMEOUT)
-                if not first:
-                    self.reconnects += 1
-                    log.warning("relay reconnected to Redis")
-                first = False
-                self.connected = True
-                self._subscribed.set()
-                backoff = BACKOFF_FIRST
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    self.received_count += 1
-                    try:
-                        relayed = decode_relayed(message["data"])
-                    except ValueError:
-                        log.warning("ignored a malformed relay message")
-                        continue
-                    try:
-                        self.received(relayed)
-                    except Exception:  # a delivery bug must not end the subscription
-                        log.exception("relayed message could not be delivered")
-                raise ConnectionError("subscription ended")
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, asyncio.TimeoutError) as error:
-                self._lost(f"subscription lost: {error!r}")
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(pubsub.aclose(), OPERATION_TIMEOUT)  # type: ignore[no-untyped-call]
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
-
-    def _lost(self, why: str) -> None:
-        if self.connected:
-            log.warning("relay disconnected from Redis (%s); local delivery goes on", why)
-        self.connected = False
-        self._subscribed.clear()
+            await asyncio.wait_for(self._up.wait(), wait)
 
     async def stop(self) -> None:
         """Cancel the tasks and close the connections."""
@@ -173,14 +184,168 @@ class RedisRelay(Relay):
             with contextlib.suppress(Exception):
                 await self._client.aclose()
 
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, kind: str, ids: Sequence[str], data: bytes) -> None:
+        """Queue a delivery for the processes with members of ``ids``; dropped (and counted) during an outage
+        or when the queue is full."""
+        if kind == "revoke":
+            topics: tuple[bytes, ...] = (self.control.encode(),)
+        else:
+            topics = tuple(self.topic(kind, key) for key in ids)
+        payload = encode_relayed(Relayed(kind, tuple(ids), data, self.origin, next(self._numbers)))
+        size = len(payload) * len(topics)
+        if not self.connected or len(self._pending) >= MAX_PENDING or self._pending_bytes + size > MAX_PENDING_BYTES:
+            self.dropped += 1
+            return
+        self._pending.append((payload, topics))
+        self._pending_bytes += size
+        self._wake.set()
+
+    async def _publish_loop(self) -> None:
+        pending = self._pending
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while pending:
+                batch = [pending[i] for i in range(min(BATCH, len(pending)))]
+                if not await self._publish_batch(batch):
+                    # The listener decides when Redis is back; until then publish() drops.
+                    self.dropped += len(pending)
+                    pending.clear()
+                    self._pending_bytes = 0
+                    log.warning("relay publish failed; %d messages dropped so far", self.dropped)
+                    break
+                for payload, topics in batch:
+                    pending.popleft()
+                    self._pending_bytes -= len(payload) * len(topics)
+                self.published += len(batch)
+
+    async def _publish_batch(self, batch: list[tuple[bytes, tuple[bytes, ...]]]) -> bool:
+        client = self._client
+        assert client is not None
+        for _ in range(2):  # a pooled connection may be stale after an outage: one retry on a fresh one
+            try:
+                pipe = client.pipeline(transaction=False)
+                for payload, topics in batch:
+                    for topic in topics:
+                        pipe.publish(topic, payload)
+                await asyncio.wait_for(pipe.execute(), OPERATION_TIMEOUT)
+                return True
+            except (RedisError, OSError, asyncio.TimeoutError) as error:
+                log.debug("relay publish failed: %r", error)
+        return False
+
+    # -- listening ---------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backoff = BACKOFF_FIRST
+        first = True
+        while True:
+            client = self._client
+            assert client is not None
+            pubsub = client.pubsub()
+            syncer: asyncio.Task[None] | None = None
+            try:
+                self._subscribed = set()
+                self._changed.clear()
+                self._change.clear()
+                topics = [self.control.encode(), *self._wanted]
+                for start in range(0, len(topics), SUBSCRIBE_CHUNK):
+                    chunk = topics[start : start + SUBSCRIBE_CHUNK]
+                    await asyncio.wait_for(pubsub.subscribe(*chunk), OPERATION_TIMEOUT)
+                syncer = asyncio.create_task(self._sync(pubsub), name="jacws-relay-subscriber")
+                async for message in pubsub.listen():
+                    kind = message.get("type")
+                    if kind == "message":
+                        self._message(message["channel"], message["data"])
+                    elif kind == "subscribe":
+                        self._subscribed.add(message["channel"])
+                        if not self.connected and set(topics) <= self._subscribed:
+                            self.connected = True  # every member's subscription is back: say so
+                            self._up.set()
+                            backoff = BACKOFF_FIRST
+                            if not first:
+                                self.reconnects += 1
+                                log.warning("relay reconnected to Redis")
+                            first = False
+                        self._settle_waiters()
+                    elif kind == "unsubscribe":
+                        self._subscribed.discard(message["channel"])
+                raise ConnectionError("subscription ended")
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, asyncio.TimeoutError) as error:
+                self._lost(f"subscription lost: {error!r}")
+            finally:
+                if syncer is not None:
+                    syncer.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pubsub.aclose(), OPERATION_TIMEOUT)  # type: ignore[no-untyped-call]
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _sync(self, pubsub: PubSub) -> None:
+        """Subscribe to what members arriving need, and unsubscribe from what the last ones leaving needed."""
+        while True:
+            await self._change.wait()
+            self._change.clear()
+            changed, self._changed = self._changed, set()
+            add = [topic for topic in changed if topic in self._wanted]
+            drop = [topic for topic in changed if topic not in self._wanted]
+            try:
+                for start in range(0, len(add), SUBSCRIBE_CHUNK):
+                    await pubsub.subscribe(*add[start : start + SUBSCRIBE_CHUNK])
+                for start in range(0, len(drop), SUBSCRIBE_CHUNK):
+                    await pubsub.unsubscribe(*drop[start : start + SUBSCRIBE_CHUNK])
+            except (RedisError, OSError) as error:  # the listener sees the lost connection and starts over
+                log.debug("relay subscription change failed: %r", error)
+                return
+
+    def _message(self, channel: bytes, payload: bytes) -> None:
+        control = channel == self.control.encode()
+        if not control:
+            self.received_messages += 1
+            self.received_bytes += len(payload)
+        try:
+            relayed = decode_relayed(payload)
+        except ValueError:
+            log.warning("ignored a malformed relay message")
+            return
+        if len(relayed.ids) > 1 and relayed.kind != "revoke":  # it came once per target this process has
+            key = (relayed.origin, relayed.number)
+            if key in self._seen:
+                return
+            self._seen[key] = None
+            if len(self._seen) > MAX_SEEN:
+                self._seen.popitem(last=False)
+        try:
+            self.received(relayed)
+        except Exception:  # a delivery bug must not end the subscription
+            log.exception("relayed message could not be delivered")
+
+    def _lost(self, why: str) -> None:
+        if self.connected:
+            log.warning("relay disconnected from Redis (%s); local delivery goes on", why)
+        self.connected = False
+        self._up.clear()
+        self._settle_waiters()  # nobody waits for a subscription during an outage
+
+    # -- status ------------------------------------------------------------------------------
+
     def status(self) -> dict[str, Any]:
-        """Connection state and counters for ``/healthz``."""
+        """Connection state and counters for ``/healthz``; ``received_*`` count traffic for this
+        process's members (revocations and Redis's own keepalives are not counted)."""
         return {
             "kind": "redis",
             "connected": self.connected,
             "published": self.published,
-            "received": self.received_count,
+            "received": self.received_messages,
+            "received_messages": self.received_messages,
+            "received_bytes": self.received_bytes,
+            "subscriptions": len(self._subscribed - {self.control.encode()}),
             "dropped": self.dropped,
             "reconnects": self.reconnects,
             "pending": len(self._pending),
+            "pending_bytes": self._pending_bytes,
         }
