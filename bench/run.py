@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ def raise_fd_limit() -> None:
 class ServerProcess:
     """A server under test in its own process."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, extra: Sequence[str] = ()) -> None:
         self.kind = kind
         self.port = free_port()
         if kind == "baseline":
@@ -73,6 +73,7 @@ class ServerProcess:
                 str(self.port),
                 "--log-level",
                 "warning",
+                *extra,
             ]
         # The benchmarks' publishers send far above jacws's default per-connection rate
         # limit (1000 messages/s), which the baseline does not have: lift it for a fair race.
