@@ -14,6 +14,7 @@ CODES = {
     "WalkerFailed": "walker_error",
     "RateLimited": "rate_limited",
     "TooLarge": "too_large",
+    "TooManyChannels": "too_many_channels",
     "InternalError": "internal_error",
     "UserExists": "user_exists",
     "InvalidCredentials": "invalid_credentials",
