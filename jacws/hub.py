@@ -39,6 +39,7 @@ from .protocol import (
     Event,
     JoinEvent,
     LeaveEvent,
+    PresenceEvent,
     UserEvent,
     WalkerEvent,
     connection_message,
@@ -253,6 +254,7 @@ class Hub:
         if self._backlog_watch is not None:
             self._backlog_watch.cancel()
             self._backlog_watch = None
+        self.rooms.stop()
         conns = list(self.connections.values())
         for conn in conns:
             conn.close(code, reason)
@@ -333,7 +335,14 @@ class Hub:
             if cause is not None:
                 self.cause = cause.with_route("connection")
             self._set_claims(conn, self.authenticate(event.token))
+        elif isinstance(event, PresenceEvent):
+            self._check_policy(conn, event)
+            if cause is not None:
+                self.cause = cause.with_route("response")
+            self.rooms.presence(conn, event, self.cause)
         elif isinstance(event, JoinEvent | LeaveEvent):
+            if isinstance(event, JoinEvent) and event.presence:
+                self._check_policy(conn, event)
             if cause is not None:
                 self.cause = cause.with_route("response")
             self.rooms.move(conn, event, self.cause)
@@ -346,7 +355,9 @@ class Hub:
         finally:
             self.cause = previous
 
-    def _check_policy(self, conn: Connection, event: UserEvent | ChannelEvent | ClientEvent) -> None:
+    def _check_policy(
+        self, conn: Connection, event: UserEvent | ChannelEvent | ClientEvent | PresenceEvent | JoinEvent
+    ) -> None:
         if isinstance(event, UserEvent) and PUBLIC_ROOT_ID in event.root_ids:
             raise Forbidden("user events to the public root are refused: they would reach every anonymous client")
         policy = self.policy
@@ -436,6 +447,9 @@ class Hub:
         if find is not None:
             cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
             self.caused(cause, self.deliver, find(message.ids), message.data)
+        elif message.kind == "presence":
+            for channel_id in message.ids:
+                self.rooms.tell(channel_id, message.data)
         elif message.kind == "revoke":
             for jti in message.ids:
                 self.revoke_local(jti)

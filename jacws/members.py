@@ -19,11 +19,16 @@ class Members:
         per_address_limit: sockets (open or in their handshake) one client address may hold.
         interest: told ``(kind, key, True)`` when the first member of a channel, user or client arrives here and
             ``(kind, key, False)`` when the last leaves (a relay that routes by interest subscribes accordingly).
+
+    ``on_channel(channel_id, conn, True)`` is called whenever a connection comes onto a channel (connecting, a
+    join, a new user after ``change_user``) and ``(..., False)`` whenever it goes (leaving, closing, its user
+    changing): presence follows it.
     """
 
     def __init__(self, per_address_limit: int, interest: Callable[[str, str, bool], None] | None = None) -> None:
         self.per_address_limit = per_address_limit
         self.interest = interest
+        self.on_channel: Callable[[str, Connection, bool], None] | None = None
         self.connections: dict[str, Connection] = {}
         self.by_root: dict[str, dict[str, Connection]] = {}
         self.by_channel: dict[str, dict[str, Connection]] = {}
@@ -35,6 +40,7 @@ class Members:
         self._put(self.by_root, "user", conn.root_id, conn)
         for channel_id in conn.channels:
             self._put(self.by_channel, "channel", channel_id, conn)
+            self._moved(channel_id, conn, True)
         if self.interest is not None:
             self.interest("client", conn.client_id, True)
 
@@ -45,6 +51,7 @@ class Members:
         self._take(self.by_root, "user", conn.root_id, conn.client_id)
         for channel_id in conn.channels:
             self._take(self.by_channel, "channel", channel_id, conn.client_id)
+            self._moved(channel_id, conn, False)
         if self.interest is not None:
             self.interest("client", conn.client_id, False)
         return True
@@ -56,6 +63,7 @@ class Members:
             if channel_id not in channels:
                 channels.append(channel_id)
                 self._put(self.by_channel, "channel", channel_id, conn)
+                self._moved(channel_id, conn, True)
         conn.set_channels(channels)
         return channels
 
@@ -66,6 +74,7 @@ class Members:
         for channel_id in conn.channels:
             if channel_id in gone:
                 self._take(self.by_channel, "channel", channel_id, conn.client_id)
+                self._moved(channel_id, conn, False)
             else:
                 channels.append(channel_id)
         conn.set_channels(channels)
@@ -74,10 +83,18 @@ class Members:
     def unindex_user(self, conn: Connection) -> None:
         """Take ``conn`` out of its user's entry (before its user changes; :meth:`index_user` after)."""
         self._take(self.by_root, "user", conn.root_id, conn.client_id)
+        for channel_id in conn.channels:
+            self._moved(channel_id, conn, False)
 
     def index_user(self, conn: Connection) -> None:
         """Put ``conn`` under its (new) user."""
         self._put(self.by_root, "user", conn.root_id, conn)
+        for channel_id in conn.channels:
+            self._moved(channel_id, conn, True)
+
+    def _moved(self, channel_id: str, conn: Connection, joined: bool) -> None:
+        if self.on_channel is not None:
+            self.on_channel(channel_id, conn, joined)
 
     def _put(self, index: dict[str, dict[str, Connection]], kind: str, key: str, conn: Connection) -> None:
         members = index.get(key)

@@ -24,6 +24,7 @@ __all__ = [
     "ClientEvent",
     "JoinEvent",
     "LeaveEvent",
+    "PresenceEvent",
     "ConnectionEvent",
     "Event",
     "UserEvent",
@@ -38,6 +39,8 @@ __all__ = [
     "parse_event",
     "walker_response",
     "channels_message",
+    "presence_message",
+    "presence_change",
 ]
 
 PUBLIC_ROOT_ID = "n::000000000000000000000001"
@@ -125,10 +128,12 @@ class ChangeUserEvent:
 
 @dataclass(frozen=True, slots=True)
 class JoinEvent:
-    """``{"type": "join", "channel_ids": [...]}`` (extension): be on these channels too."""
+    """``{"type": "join", "channel_ids": [...]}`` (extension): be on these channels too; with ``presence: true``,
+    be told of their members' arrivals and departures."""
 
     channel_ids: tuple[str, ...]
     id: Any = None
+    presence: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +144,24 @@ class LeaveEvent:
     id: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class PresenceEvent:
+    """``{"type": "presence", "channel_id": "x"}`` (extension): who is on that channel, on every process."""
+
+    channel_id: str
+    id: Any = None
+
+
 Event = (
-    ConnectionEvent | WalkerEvent | UserEvent | ChannelEvent | ClientEvent | ChangeUserEvent | JoinEvent | LeaveEvent
+    ConnectionEvent
+    | WalkerEvent
+    | UserEvent
+    | ChannelEvent
+    | ClientEvent
+    | ChangeUserEvent
+    | JoinEvent
+    | LeaveEvent
+    | PresenceEvent
 )
 
 
@@ -261,7 +282,7 @@ def parse_event(frame: str | bytes, max_ids: int = 1000, max_depth: int = MAX_DE
     except ClientError as error:
         if kind == "walker":
             raise EventError(error, "walker", _request_id(raw)) from None
-        if kind in ("join", "leave"):
+        if kind in ("join", "leave", "presence"):
             raise EventError(error, "error", _request_id(raw)) from None
         raise EventError(error) from None
 
@@ -297,11 +318,24 @@ def _parse_object(raw: dict[str, Any], kind: Any, max_ids: int) -> Event:
         channel_ids = check.ids("channel_ids", max_ids)
         if raw.get("id") is not None and _request_id(raw) is None:
             check.fail(["id"], "must be a string or a number")
+        presence = raw.get("presence", False)
+        if kind == "join" and not isinstance(presence, bool):
+            check.fail(["presence"], "must be a boolean")
         check.done(kind)
-        return (JoinEvent if kind == "join" else LeaveEvent)(channel_ids, _request_id(raw))
+        if kind == "join":
+            return JoinEvent(channel_ids, _request_id(raw), presence is True)
+        return LeaveEvent(channel_ids, _request_id(raw))
+    if kind == "presence":
+        channel_id = raw.get("channel_id")
+        if not isinstance(channel_id, str) or not channel_id:
+            check.fail(["channel_id"], "field required" if channel_id is None else "must be a non-empty string")
+        if raw.get("id") is not None and _request_id(raw) is None:
+            check.fail(["id"], "must be a string or a number")
+        check.done(kind)
+        return PresenceEvent(str(channel_id), _request_id(raw))
     if kind is None:
         raise InvalidEvent("event has no type", [{"loc": ["type"], "msg": "field required"}])
-    allowed = "connection, walker, user, channel, client, change_user, join, leave"
+    allowed = "connection, walker, user, channel, client, change_user, join, leave, presence"
     raise InvalidEvent(
         f"unknown event type {str(kind)[:40]!r}",
         [{"loc": ["type"], "msg": f"must be one of {allowed}"}],
@@ -367,6 +401,20 @@ def channels_message(channel_ids: Any, request_id: Any = None) -> dict[str, Any]
     if request_id is not None:
         message["id"] = request_id
     return message
+
+
+def presence_message(channel_id: str, members: list[dict[str, str]], request_id: Any = None) -> dict[str, Any]:
+    """The answer to ``presence`` (extension): every member of the channel, ``{"client_id", "root_id"}`` each."""
+    message: dict[str, Any] = {"type": "presence", "channel_id": channel_id, "members": members}
+    if request_id is not None:
+        message["id"] = request_id
+    return message
+
+
+def presence_change(joined: bool, channel_id: str, client_id: str, root_id: str) -> dict[str, Any]:
+    """``presence_join`` or ``presence_leave`` (extension), sent to the channel's members that asked for them."""
+    kind = "presence_join" if joined else "presence_leave"
+    return {"type": kind, "channel_id": channel_id, "client_id": client_id, "root_id": root_id}
 
 
 def walker_response(reports: Any, request_id: Any = None) -> dict[str, Any]:

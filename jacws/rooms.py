@@ -1,5 +1,11 @@
-"""Several channels per connection (extension): ``join`` and ``leave``, answered with every channel of the
-connection; with a relay that routes by interest, a join is answered once other processes' messages reach it."""
+"""Several channels per connection and presence (extensions).
+
+``join`` and ``leave`` are answered with every channel of the connection; with a relay that routes by interest, a
+join is answered once other processes' messages reach it. Every connection on a channel is a member of it;
+``presence`` answers who they are (on every process, with Redis), and a connection that joined with
+``presence: true`` is told of members coming (``presence_join``) and going (``presence_leave``), those of a
+process that crashed included.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .connection import ConnectionState
-from .errors import TooManyChannels
-from .protocol import JoinEvent, LeaveEvent, channels_message
+from .errors import Forbidden, TooManyChannels
+from .protocol import JoinEvent, LeaveEvent, PresenceEvent, channels_message, encode, presence_change, presence_message
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -19,11 +25,14 @@ __all__ = ["Rooms"]
 
 
 class Rooms:
-    """Joins and leaves of one hub's connections."""
+    """Joins, leaves and presence of one hub's connections."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self._joining: set[asyncio.Future[None]] = set()  # joins waiting for the relay's subscriptions
+        self.watchers: dict[str, dict[str, Connection]] = {}  # channel -> members told of presence changes
+        self._tasks: set[asyncio.Future[None]] = set()  # joins waiting for subscriptions, presence look-ups
+        self._sweeper: asyncio.Task[None] | None = None
+        hub.members.on_channel = self.on_channel
 
     def move(self, conn: Connection, event: JoinEvent | LeaveEvent, cause: Cause | None) -> None:
         """Join or leave channels and answer with every channel ``conn`` is on (``cause``: why, for traces)."""
@@ -35,13 +44,18 @@ class Rooms:
         new = [channel_id for channel_id in event.channel_ids if channel_id not in conn.channels]
         if self._refused(conn, new, event.id, cause):
             return
-        if hub.relay.routes_by_interest and new:
-            task = asyncio.ensure_future(self._join_when_held(conn, new, event.id, cause))
-            self._joining.add(task)
-            task.add_done_callback(self._joining.discard)
+        if hub.relay.routes_by_interest and (new or event.presence):
+            self._background(self._join_when_held(conn, new, event, cause))
             return
         channels = hub.members.join_channels(conn, new)
+        if event.presence:
+            self._watch(conn, event.channel_ids)
         hub.caused(cause, conn.send_message, channels_message(channels, event.id))
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _refused(self, conn: Connection, new: list[str], request_id: Any, cause: Cause | None) -> bool:
         """Answer ``too_many_channels`` if joining ``new`` would pass the limit; whether it did."""
@@ -54,9 +68,13 @@ class Rooms:
         self.hub.caused(error_cause, conn.send_message, TooManyChannels(why).to_wire("error", request_id))
         return True
 
-    async def _join_when_held(self, conn: Connection, new: list[str], request_id: Any, cause: Cause | None) -> None:
+    async def _join_when_held(self, conn: Connection, new: list[str], event: JoinEvent, cause: Cause | None) -> None:
         hub = self.hub
-        release = await hub.relay.hold(("channel", channel_id) for channel_id in new)
+        request_id = event.id
+        keys = [("channel", channel_id) for channel_id in new]
+        if event.presence:  # presence changes from other processes must reach it once it is answered
+            keys += [("watch", channel_id) for channel_id in event.channel_ids]
+        release = await hub.relay.hold(keys)
         try:
             if conn.state is not ConnectionState.OPEN or conn.client_id not in hub.connections:
                 return
@@ -64,6 +82,95 @@ class Rooms:
             if self._refused(conn, new, request_id, cause):  # another join got there first
                 return
             channels = hub.members.join_channels(conn, new)
+            if event.presence:
+                self._watch(conn, event.channel_ids)
             hub.caused(cause, conn.send_message, channels_message(channels, request_id))
         finally:
             release()
+
+    # -- presence --------------------------------------------------------------------------
+
+    def _watch(self, conn: Connection, channel_ids: tuple[str, ...]) -> None:
+        """Tell ``conn`` of presence changes on these channels (those it is on)."""
+        for channel_id in channel_ids:
+            if channel_id in conn.channels:
+                watching = self.watchers.get(channel_id)
+                if watching is None:
+                    watching = self.watchers[channel_id] = {}
+                    self.hub.relay.interest("watch", channel_id, True)
+                watching[conn.client_id] = conn
+        if self.hub.relay.shares_presence and self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep())
+
+    def on_channel(self, channel_id: str, conn: Connection, joined: bool) -> None:
+        """(Members) ``conn`` came onto ``channel_id`` or went: keep it for presence, tell the watchers."""
+        hub = self.hub
+        relay = hub.relay
+        if not joined:
+            watching = self.watchers.get(channel_id)
+            if watching is not None and watching.pop(conn.client_id, None) is not None and not watching:
+                del self.watchers[channel_id]
+                relay.interest("watch", channel_id, False)
+        if relay.shares_presence:
+            if joined:
+                relay.presence_added(channel_id, conn.client_id, conn.root_id)
+            else:
+                relay.presence_removed(channel_id, conn.client_id)
+        if self.watchers.get(channel_id) or relay.routes_by_interest:
+            self._announce(presence_change(joined, channel_id, conn.client_id, conn.root_id), channel_id)
+
+    def _announce(self, change: dict[str, Any], channel_id: str) -> None:
+        """Tell this process's watchers of ``channel_id`` and the other processes' (through the relay)."""
+        data = encode(change)
+        self.tell(channel_id, data, change["client_id"])
+        self.hub.relay.publish("presence", (channel_id,), data)
+
+    def tell(self, channel_id: str, data: bytes, about: str | None = None) -> None:
+        """Send a presence change to this process's watchers of ``channel_id`` (not to the member it is about)."""
+        watching = self.watchers.get(channel_id)
+        if watching:
+            targets = {cid: c for cid, c in watching.items() if cid != about}
+            self.hub.deliver(targets, data)
+
+    def presence(self, conn: Connection, event: PresenceEvent, cause: Cause | None) -> None:
+        """Answer who is on a channel ``conn`` is on (every process's members, with a relay that shares them)."""
+        hub = self.hub
+        channel_id = event.channel_id
+        if channel_id not in conn.channels:
+            error = Forbidden(f"only members of a channel may ask who is on it; join {channel_id[:80]!r} first")
+            error_cause = cause.with_route("error") if cause is not None else None
+            hub.caused(error_cause, conn.send_message, error.to_wire("error", event.id))
+            return
+        here = [{"client_id": c.client_id, "root_id": c.root_id} for c in hub.by_channel.get(channel_id, {}).values()]
+        if not hub.relay.shares_presence:
+            hub.caused(cause, conn.send_message, presence_message(channel_id, here, event.id))
+            return
+        self._background(self._answer_with_others(conn, channel_id, here, event.id, cause))
+
+    async def _answer_with_others(
+        self, conn: Connection, channel_id: str, here: list[dict[str, str]], request_id: Any, cause: Cause | None
+    ) -> None:
+        others = await self.hub.relay.presence_members(channel_id)
+        known = {member["client_id"] for member in here}
+        members = here + [member for member in others if member["client_id"] not in known]
+        if conn.state is ConnectionState.OPEN:
+            self.hub.caused(cause, conn.send_message, presence_message(channel_id, members, request_id))
+
+    async def _sweep(self) -> None:
+        """Every third of the presence timeout: announce gone the members of processes that crashed."""
+        relay = self.hub.relay
+        period = max(0.1, getattr(relay, "presence_timeout", 20.0) / 3)
+        while True:
+            await asyncio.sleep(period)
+            if not self.watchers:
+                continue
+            for channel_id, client_id, root_id in await relay.presence_sweep(list(self.watchers)):
+                self._announce(presence_change(False, channel_id, client_id, root_id), channel_id)
+
+    def stop(self) -> None:
+        """Stop the presence sweeper and the look-ups under way (the server is stopping)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for task in list(self._tasks):
+            task.cancel()

@@ -90,7 +90,7 @@ class Runtime:
         )
         self.rest_walkers = Concurrency(limits.max_rest_walkers, limits.max_rest_walkers_per_user)
         self._closed = False
-        self.relay = open_relay(settings.redis_url)
+        self.relay = open_relay(settings.redis_url, presence_timeout=settings.presence_timeout)
         self.hub = Hub(
             self.store,
             self.registry,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .auth import check_secret, new_secret
-from .protocol import ChannelEvent, ClientEvent, UserEvent
+from .protocol import ChannelEvent, ClientEvent, JoinEvent, PresenceEvent, UserEvent
 from .stores import store_location
 
 if TYPE_CHECKING:
@@ -92,7 +92,8 @@ class Limits:
     header_timeout: float = 10.0
 
 
-PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent], bool]
+PolicyCallable = Callable[["Connection", UserEvent | ChannelEvent | ClientEvent | PresenceEvent | JoinEvent], bool]
+"""Decides whether a connection may publish an event (and, extensions, ask for presence or join watching it)."""
 PublishPolicy = Literal["open", "authenticated"] | PolicyCallable
 
 
@@ -112,6 +113,9 @@ class Settings:
         log_level: uvicorn's log level.
         redis_url: ``redis://HOST:PORT`` to share deliveries with other processes; None for one process.
         sync_seconds: how often a server reads revocations made by other processes.
+        presence_timeout: seconds after which the channel members of a process that stopped without saying
+            so (it crashed) are gone from presence answers, and announced gone (``presence_leave``) at most a
+            third of that later; with Redis only.
         ping_interval: seconds between keepalive pings to each socket (None: no pings); a socket that
             does not answer within the same time is closed.
         trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the
@@ -134,6 +138,7 @@ class Settings:
     log_level: str = "warning"
     redis_url: str | None = None
     sync_seconds: float = 1.0
+    presence_timeout: float = 20.0
     ping_interval: float | None = 20.0
     trusted_proxies: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -151,7 +156,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``JACWS_HOST``, ``JACWS_PORT``, ``JACWS_DB``, ``JACWS_SECRET``,
         ``JACWS_TOKEN_LIFETIME``, ``JACWS_POLICY``, ``JACWS_LOG_LEVEL``, ``JACWS_WALKER_THREADS``,
-        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``,
+        ``JACWS_REDIS_URL``, ``JACWS_SYNC_SECONDS``, ``JACWS_PRESENCE_TIMEOUT``,
         ``JACWS_TRUSTED_PROXIES``, ``JACWS_ALLOWED_ORIGINS``, ``JACWS_ALLOWED_HOSTS`` (comma-separated),
         ``JACWS_SECRET_FILE`` (a file holding the secret, when ``JACWS_SECRET`` is not set)
         and every limit by name (``JACWS_MAX_BACKLOG_MESSAGES``, ``JACWS_RATE_PER_SECOND``, ...);
@@ -169,6 +174,7 @@ class Settings:
             "walker_threads": int,
             "redis_url": str,
             "sync_seconds": float,
+            "presence_timeout": float,
             "ping_interval": float,
             "trusted_proxies": _entries,
             "allowed_origins": _entries,

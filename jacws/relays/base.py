@@ -19,7 +19,7 @@ import orjson
 
 __all__ = ["Relay", "Relayed", "decode_relayed", "encode_relayed", "new_origin"]
 
-KINDS = frozenset({"user", "channel", "client", "revoke"})
+KINDS = frozenset({"user", "channel", "client", "revoke", "presence"})
 
 
 def new_origin() -> str:
@@ -69,6 +69,8 @@ class Relay(ABC):
 
     routes_by_interest = False
     """Whether :meth:`interest` matters (the hub then tells it of every first arrival and last departure)."""
+    shares_presence = False
+    """Whether channel members are kept where every process sees them (:meth:`presence_members`)."""
 
     def __init__(self, origin: str | None = None) -> None:
         self.origin = origin or new_origin()
@@ -84,13 +86,31 @@ class Relay(ABC):
             self._deliver(message)
 
     def interest(self, kind: str, key: str, wanted: bool) -> None:
-        """The first member of ``kind`` (``channel``, ``user``, ``client``) ``key`` arrived here, or the last left."""
+        """The first member of ``kind`` (``channel``, ``user``, ``client``; ``watch``: of a channel's watchers)
+        ``key`` arrived here, or the last left."""
         return  # a relay that sends every process everything has nothing to do
 
     async def hold(self, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
         """Make sure messages for ``keys`` reach this process before a member of them is served; the returned
         call lets go of the hold once the members hold their own interest. Nothing to do by default."""
         return _nothing
+
+    def presence_added(self, channel_id: str, client_id: str, root_id: str) -> None:
+        """A connection of this process came onto a channel (kept for the other processes to see)."""
+        return
+
+    def presence_removed(self, channel_id: str, client_id: str) -> None:
+        """A connection of this process left a channel."""
+        return
+
+    async def presence_members(self, channel_id: str) -> list[dict[str, str]]:
+        """The members of a channel on the other live processes (``client_id``, ``root_id``); none by default."""
+        return []
+
+    async def presence_sweep(self, channel_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Forget the members, on these channels, of processes that stopped without saying so; those this
+        process forgot (``channel_id``, ``client_id``, ``root_id``), each reported by one process only."""
+        return []
 
     @abstractmethod
     async def start(self) -> None:

@@ -13,6 +13,11 @@ messages go to a queue bounded by count and bytes, drained in order by one publi
 pipeline per batch). A listener task subscribes, and after any error reconnects with exponential
 backoff (0.1 s doubling up to 1 s), subscribing again to everything its members need before it says
 it is connected; unlike jac-cloud's listener, it never dies silently.
+
+Presence (the members of each channel, for every process to see) is kept in one Redis hash per channel
+(``jacws:p:<channel>``: client id to root id and process). Each process refreshes a key of its own
+(``jacws:proc:<origin>``) every third of ``presence_timeout``; members of a process whose key expired (it
+crashed) are left out of answers and removed by the first process that notices, which tells the channel.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
+from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -54,7 +60,7 @@ OPERATION_TIMEOUT = 2.0
 READY_TIMEOUT = 2.0
 """Seconds a new member waits for its subscriptions before it is served anyway."""
 
-_CODES = {"channel": "c", "user": "u", "client": "k"}
+_CODES = {"channel": "c", "user": "u", "client": "k", "watch": "w"}
 
 
 class RedisRelay(Relay):
@@ -67,9 +73,13 @@ class RedisRelay(Relay):
     """
 
     routes_by_interest = True
+    shares_presence = True
 
-    def __init__(self, url: str, origin: str | None = None, prefix: str = PREFIX) -> None:
+    def __init__(
+        self, url: str, origin: str | None = None, prefix: str = PREFIX, presence_timeout: float = 20.0
+    ) -> None:
         super().__init__(origin)
+        self.presence_timeout = presence_timeout
         self.url = url
         self.prefix = prefix
         self.control = f"{prefix}:ctl"
@@ -80,7 +90,7 @@ class RedisRelay(Relay):
         self.dropped = 0
         self.reconnects = 0
         self._numbers = itertools.count(1)
-        self._pending: deque[tuple[bytes, tuple[bytes, ...]]] = deque()
+        self._pending: deque[tuple[int, Callable[[Pipeline], object]]] = deque()  # (bytes, queue the command)
         self._pending_bytes = 0
         self._wake = asyncio.Event()
         self._wanted: dict[bytes, int] = {}  # Redis channel -> members here (and new members waiting for it)
@@ -168,6 +178,7 @@ class RedisRelay(Relay):
         self._tasks = [
             asyncio.create_task(self._listen(), name="jacws-relay-listener"),
             asyncio.create_task(self._publish_loop(), name="jacws-relay-publisher"),
+            asyncio.create_task(self._heartbeat(), name="jacws-relay-heartbeat"),
         ]
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._up.wait(), wait)
@@ -191,14 +202,23 @@ class RedisRelay(Relay):
         or when the queue is full."""
         if kind == "revoke":
             topics: tuple[bytes, ...] = (self.control.encode(),)
+        elif kind == "presence":  # to the processes with a member watching those channels
+            topics = tuple(self.topic("watch", key) for key in ids)
         else:
             topics = tuple(self.topic(kind, key) for key in ids)
         payload = encode_relayed(Relayed(kind, tuple(ids), data, self.origin, next(self._numbers)))
-        size = len(payload) * len(topics)
+
+        def command(pipe: Pipeline) -> None:
+            for topic in topics:
+                pipe.publish(topic, payload)
+
+        self._queue(len(payload) * len(topics), command)
+
+    def _queue(self, size: int, command: Callable[[Pipeline], object]) -> None:
         if not self.connected or len(self._pending) >= MAX_PENDING or self._pending_bytes + size > MAX_PENDING_BYTES:
             self.dropped += 1
             return
-        self._pending.append((payload, topics))
+        self._pending.append((size, command))
         self._pending_bytes += size
         self._wake.set()
 
@@ -216,25 +236,107 @@ class RedisRelay(Relay):
                     self._pending_bytes = 0
                     log.warning("relay publish failed; %d messages dropped so far", self.dropped)
                     break
-                for payload, topics in batch:
+                for size, _ in batch:
                     pending.popleft()
-                    self._pending_bytes -= len(payload) * len(topics)
+                    self._pending_bytes -= size
                 self.published += len(batch)
 
-    async def _publish_batch(self, batch: list[tuple[bytes, tuple[bytes, ...]]]) -> bool:
+    async def _publish_batch(self, batch: list[tuple[int, Callable[[Pipeline], object]]]) -> bool:
         client = self._client
         assert client is not None
         for _ in range(2):  # a pooled connection may be stale after an outage: one retry on a fresh one
             try:
                 pipe = client.pipeline(transaction=False)
-                for payload, topics in batch:
-                    for topic in topics:
-                        pipe.publish(topic, payload)
+                for _, command in batch:
+                    command(pipe)
                 await asyncio.wait_for(pipe.execute(), OPERATION_TIMEOUT)
                 return True
             except (RedisError, OSError, asyncio.TimeoutError) as error:
                 log.debug("relay publish failed: %r", error)
         return False
+
+    # -- presence ----------------------------------------------------------------------------
+
+    def _members_key(self, channel_id: str) -> str:
+        return f"{self.prefix}:p:{channel_id}"
+
+    def _process_key(self, origin: str) -> str:
+        return f"{self.prefix}:proc:{origin}"
+
+    def presence_added(self, channel_id: str, client_id: str, root_id: str) -> None:
+        """Keep a member of this process where the others see it (in order with this process's messages)."""
+        value = orjson.dumps({"r": root_id, "o": self.origin})
+        key = self._members_key(channel_id)
+        self._queue(len(value), lambda pipe: pipe.hset(key, client_id, value))
+
+    def presence_removed(self, channel_id: str, client_id: str) -> None:
+        """Forget a member of this process."""
+        key = self._members_key(channel_id)
+        self._queue(len(client_id), lambda pipe: pipe.hdel(key, client_id))
+
+    async def _members(self, channel_id: str) -> tuple[dict[str, dict[str, str]], set[str]]:
+        """Every member kept for a channel (client id to root id and process), and the processes alive."""
+        client = self._client
+        assert client is not None
+        raw = await asyncio.wait_for(client.hgetall(self._members_key(channel_id)), OPERATION_TIMEOUT)
+        members: dict[str, dict[str, str]] = {}
+        for field, value in raw.items():
+            with contextlib.suppress(orjson.JSONDecodeError, TypeError, KeyError):
+                entry = orjson.loads(value)
+                name = field.decode() if isinstance(field, bytes) else str(field)
+                members[name] = {"root_id": str(entry["r"]), "origin": str(entry["o"])}
+        origins = sorted({m["origin"] for m in members.values()} - {self.origin})
+        alive = {self.origin}
+        if origins:
+            found = await asyncio.wait_for(_alive(client, origins, self._process_key), OPERATION_TIMEOUT)
+            alive |= found
+        return members, alive
+
+    async def presence_members(self, channel_id: str) -> list[dict[str, str]]:
+        """The channel's members on the other live processes; none while Redis is unreachable."""
+        if not self.connected:
+            return []
+        try:
+            members, alive = await self._members(channel_id)
+        except (RedisError, OSError, asyncio.TimeoutError):
+            return []
+        return [
+            {"client_id": client_id, "root_id": entry["root_id"]}
+            for client_id, entry in members.items()
+            if entry["origin"] in alive and entry["origin"] != self.origin
+        ]
+
+    async def presence_sweep(self, channel_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Remove, on these channels, the members of processes whose key expired; those this process removed."""
+        client = self._client
+        if client is None or not self.connected:
+            return []
+        gone: list[tuple[str, str, str]] = []
+        try:
+            for channel_id in channel_ids:
+                members, alive = await self._members(channel_id)
+                for client_id, entry in members.items():
+                    if entry["origin"] in alive:
+                        continue
+                    removed = await asyncio.wait_for(
+                        client.hdel(self._members_key(channel_id), client_id), OPERATION_TIMEOUT
+                    )
+                    if removed:  # another process may have been first: only one tells the channel
+                        gone.append((channel_id, client_id, entry["root_id"]))
+        except (RedisError, OSError, asyncio.TimeoutError) as error:
+            log.debug("presence sweep failed: %r", error)
+        return gone
+
+    async def _heartbeat(self) -> None:
+        """Say this process is alive (its members count in presence answers) every third of the timeout."""
+        client = self._client
+        assert client is not None
+        key = self._process_key(self.origin)
+        ttl = max(1, round(self.presence_timeout))
+        while True:
+            with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(client.set(key, b"1", ex=ttl), OPERATION_TIMEOUT)
+            await asyncio.sleep(self.presence_timeout / 3)
 
     # -- listening ---------------------------------------------------------------------------
 
@@ -349,3 +451,12 @@ class RedisRelay(Relay):
             "pending": len(self._pending),
             "pending_bytes": self._pending_bytes,
         }
+
+
+async def _alive(client: aioredis.Redis, origins: list[str], key: Callable[[str], str]) -> set[str]:
+    """Which of ``origins`` have their process key (refreshed while the process lives)."""
+    pipe = client.pipeline(transaction=False)
+    for origin in origins:
+        pipe.exists(key(origin))
+    answers = await pipe.execute()
+    return {origin for origin, found in zip(origins, answers, strict=True) if found}
