@@ -29,6 +29,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from .errors import ClientClosed, JacWSError
+from .extcalls import ExtensionCalls
 from .inbox import Inbox, Message, Sent, WalkerCall
 from .normalize import token_email
 from .rest import http_json, login, register
@@ -73,7 +74,7 @@ class _LoopThread:
             return cls._loop
 
 
-class Client:
+class Client(ExtensionCalls):
     """A simulated websocket client; every method is a plain, quick, synchronous call.
 
     Args:
@@ -335,26 +336,6 @@ class Client:
     def client(self, client_ids: Iterable[str], data: Any) -> None:
         """Send ``data`` to these connections."""
         self.send({"type": "client", "client_ids": list(client_ids), "data": data})
-
-    def join(self, channel_ids: Iterable[str]) -> list[str]:
-        """Be on these channels too (extension); return every channel of the connection.
-
-        Raises:
-            JacWSError: the server refused (``too_many_channels``, ``invalid_event``).
-        """
-        return self._channels_event("join", channel_ids)
-
-    def leave(self, channel_ids: Iterable[str]) -> list[str]:
-        """Be on these channels no more (extension); return the channels the connection is still on."""
-        return self._channels_event("leave", channel_ids)
-
-    def _channels_event(self, kind: str, channel_ids: Iterable[str]) -> list[str]:
-        request_id = f"{self.name}-{kind}-{next(self._call_ids)}"
-        self.send({"type": kind, "channel_ids": list(channel_ids), "id": request_id})
-        answer = self.wait_for(lambda m: m.get("id") == request_id and m.get("type") in ("channels", "error"))
-        if answer["type"] == "error":
-            raise JacWSError(f"{kind} refused: {answer['error']} ({answer['code']})")
-        return list(answer["channel_ids"])
 
     def connection(self) -> dict[str, str]:
         """Ask for the connection event again and return its data."""
