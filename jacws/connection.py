@@ -114,6 +114,8 @@ class Connection:
         "client_id",
         "close_code",
         "hub",
+        "joined_at",
+        "offsets",
         "state",
         "trace",
         "transport",
@@ -136,6 +138,8 @@ class Connection:
         self.client_id = client_id
         self.channel_id = channel_id
         self._joined: list[str] | None = None  # every channel, once one was joined or left (None: channel_id only)
+        self.offsets = False  # channel messages come as channel_message, with their offsets (?offsets=1)
+        self.joined_at: dict[str, int] | None = None  # with offsets: each channel's last offset when it came on
         self.claims = claims
         self.state = ConnectionState.OPEN
         self.close_code: int | None = None

@@ -27,6 +27,7 @@ from .connection import (
     Transport,
 )
 from .errors import ClientError, EventError, Forbidden, InternalError
+from .history import ChannelHistory
 from .members import Members
 from .metrics import Metrics
 from .notify import HubNotifier
@@ -40,8 +41,10 @@ from .protocol import (
     JoinEvent,
     LeaveEvent,
     PresenceEvent,
+    RecoverEvent,
     UserEvent,
     WalkerEvent,
+    channel_message,
     connection_message,
     encode,
     new_channel_id,
@@ -119,6 +122,7 @@ class Hub:
         self.traced = 0  # connections of traced clients (jacws.trace)
         self.notifier = HubNotifier(self, None, Cause("response", "server"))
         self.metrics = Metrics(clock)
+        self.history = ChannelHistory(self.limits.history_size, self.limits.history_seconds, clock)
         self.rooms = Rooms(self)
         self.warnings = LimitedLog(log)  # warnings clients can make repeat: one a second
 
@@ -137,8 +141,12 @@ class Hub:
         limits = self.limits
         grace = limits.slow_consumer_seconds
         period = min(0.5, max(0.02, grace / 10))
+        swept = self.clock()
         while True:
             await asyncio.sleep(period)
+            if self.clock() - swept > 10:  # channel history past its age goes (and channels nobody is on)
+                swept = self.clock()
+                self.history.sweep(self.by_channel)
             if not self.backlogged:
                 continue
             now = self.clock()
@@ -168,6 +176,7 @@ class Hub:
         trace: ConnectionTrace | None = None,
         address: str = "",
         client_id: str | None = None,
+        offsets: bool = False,
     ) -> Connection:
         """Register a new connection from ``address`` (the client's) and queue its connection event;
         ``trace`` records why each frame is sent."""
@@ -175,6 +184,7 @@ class Hub:
             self.bind_loop()
         channel_id = channel_id or new_channel_id()
         conn = Connection(self, transport, client_id or new_client_id(), channel_id, claims, trace, address)
+        conn.offsets = offsets
         self.members.add(conn)
         cause = None
         if trace is not None:
@@ -335,6 +345,10 @@ class Hub:
             if cause is not None:
                 self.cause = cause.with_route("connection")
             self._set_claims(conn, self.authenticate(event.token))
+        elif isinstance(event, RecoverEvent):
+            if cause is not None:
+                self.cause = cause.with_route("response")
+            self.rooms.recover(conn, event, self.cause)
         elif isinstance(event, PresenceEvent):
             self._check_policy(conn, event)
             if cause is not None:
@@ -430,7 +444,29 @@ class Hub:
     def deliver_channels(self, channel_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to every connection on these channels, here and on other processes."""
         self.relay.publish("channel", channel_ids, data)
-        return self.deliver(self.members.on_channels(channel_ids), data)
+        return self._deliver_to_channels(channel_ids, data)
+
+    def _deliver_to_channels(self, channel_ids: Sequence[str], data: bytes) -> int:
+        """Deliver to this process's members of the channels, keeping the message in each channel's history;
+        connections that asked for offsets get it as a ``channel_message`` of the first of their channels."""
+        targets = self.members.on_channels(channel_ids)
+        history = self.history
+        if not history.enabled:
+            return self.deliver(targets, data)
+        offsets = {channel_id: history.append(channel_id, data) for channel_id in dict.fromkeys(channel_ids)}
+        plain = {cid: conn for cid, conn in targets.items() if not conn.offsets}
+        if len(plain) == len(targets):
+            return self.deliver(targets, data)
+        sent = self.deliver(plain, data)
+        framed: dict[str, bytes] = {}
+        for cid, conn in targets.items():
+            if conn.offsets:
+                channel_id = next(c for c in offsets if c in conn.channels)
+                frame = framed.get(channel_id)
+                if frame is None:
+                    frame = framed[channel_id] = channel_message(channel_id, offsets[channel_id], data)
+                sent += self.deliver({cid: conn}, frame)
+        return sent
 
     def deliver_clients(self, client_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to these connections, wherever they are."""
@@ -442,9 +478,12 @@ class Hub:
     def on_relayed(self, message: Relayed) -> None:
         """Deliver a message another process relayed, to this process's connections only."""
         members = self.members
-        targets = {"user": members.of_users, "channel": members.on_channels, "client": members.with_ids}
+        targets = {"user": members.of_users, "client": members.with_ids}
         find = targets.get(message.kind)
-        if find is not None:
+        if message.kind == "channel":
+            cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
+            self.caused(cause, self._deliver_to_channels, message.ids, message.data)
+        elif find is not None:
             cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
             self.caused(cause, self.deliver, find(message.ids), message.data)
         elif message.kind == "presence":

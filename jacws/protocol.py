@@ -25,6 +25,7 @@ __all__ = [
     "JoinEvent",
     "LeaveEvent",
     "PresenceEvent",
+    "RecoverEvent",
     "ConnectionEvent",
     "Event",
     "UserEvent",
@@ -41,6 +42,8 @@ __all__ = [
     "channels_message",
     "presence_message",
     "presence_change",
+    "channel_message",
+    "recovered_message",
 ]
 
 PUBLIC_ROOT_ID = "n::000000000000000000000001"
@@ -152,8 +155,19 @@ class PresenceEvent:
     id: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecoverEvent:
+    """``{"type": "recover", "channel_id": "x", "since": 41}`` (extension): the channel's messages after offset
+    ``since`` that this connection missed."""
+
+    channel_id: str
+    since: int
+    id: Any = None
+
+
 Event = (
-    ConnectionEvent
+    RecoverEvent
+    | ConnectionEvent
     | WalkerEvent
     | UserEvent
     | ChannelEvent
@@ -282,7 +296,7 @@ def parse_event(frame: str | bytes, max_ids: int = 1000, max_depth: int = MAX_DE
     except ClientError as error:
         if kind == "walker":
             raise EventError(error, "walker", _request_id(raw)) from None
-        if kind in ("join", "leave", "presence"):
+        if kind in ("join", "leave", "presence", "recover"):
             raise EventError(error, "error", _request_id(raw)) from None
         raise EventError(error) from None
 
@@ -325,17 +339,22 @@ def _parse_object(raw: dict[str, Any], kind: Any, max_ids: int) -> Event:
         if kind == "join":
             return JoinEvent(channel_ids, _request_id(raw), presence is True)
         return LeaveEvent(channel_ids, _request_id(raw))
-    if kind == "presence":
+    if kind == "presence" or kind == "recover":
         channel_id = raw.get("channel_id")
         if not isinstance(channel_id, str) or not channel_id:
             check.fail(["channel_id"], "field required" if channel_id is None else "must be a non-empty string")
         if raw.get("id") is not None and _request_id(raw) is None:
             check.fail(["id"], "must be a string or a number")
+        since = raw.get("since")
+        if kind == "recover" and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+            check.fail(["since"], "field required" if since is None else "must be an offset (an integer, 0 or more)")
         check.done(kind)
+        if kind == "recover":
+            return RecoverEvent(str(channel_id), int(since), _request_id(raw))  # type: ignore[arg-type]
         return PresenceEvent(str(channel_id), _request_id(raw))
     if kind is None:
         raise InvalidEvent("event has no type", [{"loc": ["type"], "msg": "field required"}])
-    allowed = "connection, walker, user, channel, client, change_user, join, leave, presence"
+    allowed = "connection, walker, user, channel, client, change_user, join, leave, presence, recover"
     raise InvalidEvent(
         f"unknown event type {str(kind)[:40]!r}",
         [{"loc": ["type"], "msg": f"must be one of {allowed}"}],
@@ -415,6 +434,19 @@ def presence_change(joined: bool, channel_id: str, client_id: str, root_id: str)
     """``presence_join`` or ``presence_leave`` (extension), sent to the channel's members that asked for them."""
     kind = "presence_join" if joined else "presence_leave"
     return {"type": kind, "channel_id": channel_id, "client_id": client_id, "root_id": root_id}
+
+
+def channel_message(channel_id: str, offset: int, data: bytes) -> bytes:
+    """A channel message with its offset (extension, for ``?offsets=1`` connections), around the data as sent."""
+    return b'{"type":"channel_message","channel_id":%b,"offset":%d,"data":%b}' % (encode(channel_id), offset, data)
+
+
+def recovered_message(channel_id: str, offset: int, complete: bool, request_id: Any = None) -> dict[str, Any]:
+    """The end of a ``recover`` answer (extension): the offset reached, and whether nothing was missing."""
+    message: dict[str, Any] = {"type": "recovered", "channel_id": channel_id, "offset": offset, "complete": complete}
+    if request_id is not None:
+        message["id"] = request_id
+    return message
 
 
 def walker_response(reports: Any, request_id: Any = None) -> dict[str, Any]:

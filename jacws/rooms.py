@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from .connection import ConnectionState
 from .errors import Forbidden, TooManyChannels
-from .protocol import JoinEvent, LeaveEvent, PresenceEvent, channels_message, encode, presence_change, presence_message
+from .protocol import (
+    JoinEvent,
+    LeaveEvent,
+    PresenceEvent,
+    RecoverEvent,
+    channel_message,
+    channels_message,
+    encode,
+    presence_change,
+    presence_message,
+    recovered_message,
+)
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -106,6 +117,13 @@ class Rooms:
         """(Members) ``conn`` came onto ``channel_id`` or went: keep it for presence, tell the watchers."""
         hub = self.hub
         relay = hub.relay
+        if conn.offsets:  # what it may recover ends where its live messages start
+            if conn.joined_at is None:
+                conn.joined_at = {}
+            if joined:
+                conn.joined_at[channel_id] = hub.history.latest(channel_id)
+            else:
+                conn.joined_at.pop(channel_id, None)
         if not joined:
             watching = self.watchers.get(channel_id)
             if watching is not None and watching.pop(conn.client_id, None) is not None and not watching:
@@ -166,6 +184,26 @@ class Rooms:
                 continue
             for channel_id, client_id, root_id in await relay.presence_sweep(list(self.watchers)):
                 self._announce(presence_change(False, channel_id, client_id, root_id), channel_id)
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    def recover(self, conn: Connection, event: RecoverEvent, cause: Cause | None) -> None:
+        """Send the channel's messages after ``event.since`` that came before ``conn``'s live ones, as
+        ``channel_message``, then ``recovered`` (``complete`` false when the history no longer has them all)."""
+        hub = self.hub
+        channel_id = event.channel_id
+        if channel_id not in conn.channels:
+            error = Forbidden(f"only members of a channel may recover its messages; join {channel_id[:80]!r} first")
+            error_cause = cause.with_route("error") if cause is not None else None
+            hub.caused(error_cause, conn.send_message, error.to_wire("error", event.id))
+            return
+        joined_at = conn.joined_at or {}
+        until = joined_at.get(channel_id, hub.history.latest(channel_id))
+        messages, complete = hub.history.between(channel_id, event.since, until)
+        for offset, data in messages:
+            hub.caused(cause, conn.enqueue, channel_message(channel_id, offset, data))
+        reached = max(until, event.since) if complete else until
+        hub.caused(cause, conn.send_message, recovered_message(channel_id, reached, complete, event.id))
 
     def stop(self) -> None:
         """Stop the presence sweeper and the look-ups under way (the server is stopping)."""

@@ -39,6 +39,7 @@ class Limits:
     ``walker_timeout`` stops a walker that runs longer (``walker_error``);
     ``max_queued_walkers`` caps one connection's walker events waiting to run (``rate_limited``);
     ``max_channels_per_connection`` caps the channels one connection is on (``too_many_channels``);
+    ``history_size`` and ``history_seconds`` bound what each channel keeps for ``recover`` (0: nothing);
     ``max_rest_walkers`` caps the REST walker runs under way at once (``503``), and
     ``max_rest_walkers_per_user`` those of one user, or one anonymous address (``429``);
     ``close_timeout`` is how long a close frame may wait for a peer that does not read
@@ -76,6 +77,8 @@ class Limits:
     walker_timeout: float | None = 60.0
     max_queued_walkers: int = 100
     max_channels_per_connection: int = 128
+    history_size: int = 100
+    history_seconds: float = 300.0
     max_rest_walkers: int = 64
     max_rest_walkers_per_user: int = 4
     close_timeout: float = 3.0

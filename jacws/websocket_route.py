@@ -138,16 +138,17 @@ class WebSocketEndpoint:
                 trace = claim_trace(value.decode("latin-1"))
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         channel_id = (query.get("channel_id") or [None])[0]
+        offsets = (query.get("offsets") or [""])[0] in ("1", "true")  # channel messages with their offsets
         claims = self.runtime.claims_or_none(header) if header else None
         hub = self.runtime.hub
         if not hub.relay.routes_by_interest:
-            return hub.connect(transport, claims, channel_id, trace, address)
+            return hub.connect(transport, claims, channel_id, trace, address, offsets=offsets)
         # Other processes' messages for this socket must reach this one before its connection event goes out.
         client_id, channel_id = new_client_id(), channel_id or new_channel_id()
         root_id = claims.root_id if claims else PUBLIC_ROOT_ID
         release = await hub.relay.hold([("client", client_id), ("channel", channel_id), ("user", root_id)])
         try:
-            return hub.connect(transport, claims, channel_id, trace, address, client_id)
+            return hub.connect(transport, claims, channel_id, trace, address, client_id, offsets)
         finally:
             release()
 
