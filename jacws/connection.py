@@ -116,6 +116,7 @@ class Connection:
         "hub",
         "joined_at",
         "offsets",
+        "positions",
         "state",
         "trace",
         "transport",
@@ -140,6 +141,7 @@ class Connection:
         self._joined: list[str] | None = None  # every channel, once one was joined or left (None: channel_id only)
         self.offsets = False  # channel messages come as channel_message, with their offsets (?offsets=1)
         self.joined_at: dict[str, int] | None = None  # with offsets: each channel's last offset when it came on
+        self.positions: dict[str, Any] | None = None  # with offsets and a shared history: where it is per channel
         self.claims = claims
         self.state = ConnectionState.OPEN
         self.close_code: int | None = None

@@ -44,7 +44,6 @@ from .protocol import (
     RecoverEvent,
     UserEvent,
     WalkerEvent,
-    channel_message,
     connection_message,
     encode,
     new_channel_id,
@@ -444,29 +443,7 @@ class Hub:
     def deliver_channels(self, channel_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to every connection on these channels, here and on other processes."""
         self.relay.publish("channel", channel_ids, data)
-        return self._deliver_to_channels(channel_ids, data)
-
-    def _deliver_to_channels(self, channel_ids: Sequence[str], data: bytes) -> int:
-        """Deliver to this process's members of the channels, keeping the message in each channel's history;
-        connections that asked for offsets get it as a ``channel_message`` of the first of their channels."""
-        targets = self.members.on_channels(channel_ids)
-        history = self.history
-        if not history.enabled:
-            return self.deliver(targets, data)
-        offsets = {channel_id: history.append(channel_id, data) for channel_id in dict.fromkeys(channel_ids)}
-        plain = {cid: conn for cid, conn in targets.items() if not conn.offsets}
-        if len(plain) == len(targets):
-            return self.deliver(targets, data)
-        sent = self.deliver(plain, data)
-        framed: dict[str, bytes] = {}
-        for cid, conn in targets.items():
-            if conn.offsets:
-                channel_id = next(c for c in offsets if c in conn.channels)
-                frame = framed.get(channel_id)
-                if frame is None:
-                    frame = framed[channel_id] = channel_message(channel_id, offsets[channel_id], data)
-                sent += self.deliver({cid: conn}, frame)
-        return sent
+        return self.rooms.deliver(channel_ids, data)
 
     def deliver_clients(self, client_ids: Sequence[str], data: bytes) -> int:
         """Send serialised ``data`` to these connections, wherever they are."""
@@ -482,7 +459,8 @@ class Hub:
         find = targets.get(message.kind)
         if message.kind == "channel":
             cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
-            self.caused(cause, self._deliver_to_channels, message.ids, message.data)
+            deliver = self.rooms.deliver_numbered if message.offset else self.rooms.deliver_relayed
+            self.caused(cause, deliver, message)
         elif find is not None:
             cause = Cause(message.kind, "relay", targets=message.ids) if self.traced else None
             self.caused(cause, self.deliver, find(message.ids), message.data)

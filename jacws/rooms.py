@@ -10,6 +10,9 @@ process that crashed included.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .connection import ConnectionState
@@ -30,6 +33,7 @@ from .protocol import (
 if TYPE_CHECKING:
     from .connection import Connection
     from .hub import Hub
+    from .relays import Relayed
     from .trace import Cause
 
 __all__ = ["Rooms"]
@@ -43,6 +47,7 @@ class Rooms:
         self.watchers: dict[str, dict[str, Connection]] = {}  # channel -> members told of presence changes
         self._tasks: set[asyncio.Future[None]] = set()  # joins waiting for subscriptions, presence look-ups
         self._sweeper: asyncio.Task[None] | None = None
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()  # numbered messages delivered to plain members
         hub.members.on_channel = self.on_channel
 
     def move(self, conn: Connection, event: JoinEvent | LeaveEvent, cause: Cause | None) -> None:
@@ -185,6 +190,77 @@ class Rooms:
             for channel_id, client_id, root_id in await relay.presence_sweep(list(self.watchers)):
                 self._announce(presence_change(False, channel_id, client_id, root_id), channel_id)
 
+    # -- channel messages, with offsets for those that asked ------------------------------
+
+    def deliver(self, channel_ids: Sequence[str], data: bytes) -> int:
+        """Deliver a channel message to this process's members of the channels. Kept in this process's history,
+        it reaches ``?offsets=1`` connections as a ``channel_message`` of the first of their channels; with a
+        relay that shares the history they get the numbered copy from the relay instead."""
+        hub = self.hub
+        targets = hub.members.on_channels(channel_ids)
+        numbered_later = hub.relay.shares_history
+        history = hub.history
+        if not history.enabled and not numbered_later:
+            return hub.deliver(targets, data)
+        offsets = {} if numbered_later else {c: history.append(c, data) for c in dict.fromkeys(channel_ids)}
+        plain = {cid: conn for cid, conn in targets.items() if not conn.offsets}
+        if len(plain) == len(targets):
+            return hub.deliver(targets, data)
+        sent = hub.deliver(plain, data)
+        if numbered_later:
+            return sent
+        framed: dict[str, bytes] = {}
+        for cid, conn in targets.items():
+            if conn.offsets:
+                channel_id = next(c for c in offsets if c in conn.channels)
+                frame = framed.get(channel_id)
+                if frame is None:
+                    frame = framed[channel_id] = channel_message(channel_id, offsets[channel_id], data)
+                sent += hub.deliver({cid: conn}, frame)
+        return sent
+
+    def deliver_relayed(self, message: Relayed) -> int:
+        """A channel message from another process (not numbered): as :meth:`deliver`, without relaying it on."""
+        return self.deliver(message.ids, message.data)
+
+    def deliver_numbered(self, message: Relayed) -> int:
+        """A numbered copy (a relay sharing the history): the channel's plain members get the first copy of a
+        message from another process; ``?offsets=1`` members get the copy of the first of their channels."""
+        hub = self.hub
+        sent = 0
+        if message.origin != hub.relay.origin and self._first_copy(message):
+            plain = {cid: c for cid, c in hub.members.on_channels(message.ids).items() if not c.offsets}
+            sent = hub.deliver(plain, message.data)
+        frame: bytes | None = None
+        for conn in list(hub.by_channel.get(message.channel, {}).values()):
+            if not conn.offsets or next(c for c in message.ids if c in conn.channels) != message.channel:
+                continue
+            if frame is None:
+                frame = channel_message(message.channel, message.offset, message.data)
+            sent += self._live(conn, message.channel, message.offset, frame)
+        return sent
+
+    def _first_copy(self, message: Relayed) -> bool:
+        key = (message.origin, message.number)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > 10_000:
+            self._seen.popitem(last=False)
+        return True
+
+    def _live(self, conn: Connection, channel_id: str, offset: int, frame: bytes) -> int:
+        """A numbered message for ``conn``: held while it recovers that channel, dropped if it recovered it."""
+        position = _position(conn, channel_id)
+        if position.held is not None:
+            position.held.append((offset, frame))
+            return 0
+        if offset <= position.recovered_to:
+            return 0
+        if not position.live_from:
+            position.live_from = offset
+        return self.hub.deliver({conn.client_id: conn}, frame)
+
     # -- recovery ----------------------------------------------------------------------------
 
     def recover(self, conn: Connection, event: RecoverEvent, cause: Cause | None) -> None:
@@ -197,6 +273,9 @@ class Rooms:
             error_cause = cause.with_route("error") if cause is not None else None
             hub.caused(error_cause, conn.send_message, error.to_wire("error", event.id))
             return
+        if hub.relay.shares_history:
+            self._background(self._recover_shared(conn, event, cause))
+            return
         joined_at = conn.joined_at or {}
         until = joined_at.get(channel_id, hub.history.latest(channel_id))
         messages, complete = hub.history.between(channel_id, event.since, until)
@@ -205,6 +284,28 @@ class Rooms:
         reached = max(until, event.since) if complete else until
         hub.caused(cause, conn.send_message, recovered_message(channel_id, reached, complete, event.id))
 
+    async def _recover_shared(self, conn: Connection, event: RecoverEvent, cause: Cause | None) -> None:
+        """Recover from the relay's shared history, holding the channel's live messages meanwhile."""
+        hub = self.hub
+        channel_id = event.channel_id
+        position = _position(conn, channel_id)
+        until = position.live_from - 1 if position.live_from else None
+        if position.held is None:
+            position.held = []
+        try:
+            found, reached, complete = await hub.relay.history_between(channel_id, event.since, until)
+        finally:
+            held, position.held = position.held or [], None
+        if conn.state is not ConnectionState.OPEN:
+            return
+        for offset, data in found:
+            if offset > event.since:
+                hub.caused(cause, conn.enqueue, channel_message(channel_id, offset, data))
+        hub.caused(cause, conn.send_message, recovered_message(channel_id, reached, complete, event.id))
+        position.recovered_to = max(position.recovered_to, reached)
+        for offset, frame in held:
+            self._live(conn, channel_id, offset, frame)
+
     def stop(self) -> None:
         """Stop the presence sweeper and the look-ups under way (the server is stopping)."""
         if self._sweeper is not None:
@@ -212,3 +313,22 @@ class Rooms:
             self._sweeper = None
         for task in list(self._tasks):
             task.cancel()
+
+
+@dataclass
+class _Position:
+    """Where a ``?offsets=1`` connection is in a channel shared across processes."""
+
+    live_from: int = 0  # the offset of its first live message (0: none yet)
+    recovered_to: int = 0  # the last offset a recover sent it: later live copies up to it are dropped
+    held: list[tuple[int, bytes]] | None = None  # live messages waiting while a recover is under way
+
+
+def _position(conn: Connection, channel_id: str) -> _Position:
+    positions = conn.positions
+    if positions is None:
+        positions = conn.positions = {}
+    position = positions.get(channel_id)
+    if position is None:
+        position = positions[channel_id] = _Position()
+    return position

@@ -90,7 +90,13 @@ class Runtime:
         )
         self.rest_walkers = Concurrency(limits.max_rest_walkers, limits.max_rest_walkers_per_user)
         self._closed = False
-        self.relay = open_relay(settings.redis_url, presence_timeout=settings.presence_timeout)
+        limits = settings.limits
+        self.relay = open_relay(
+            settings.redis_url,
+            presence_timeout=settings.presence_timeout,
+            history_size=limits.history_size,
+            history_seconds=limits.history_seconds,
+        )
         self.hub = Hub(
             self.store,
             self.registry,

@@ -10,7 +10,13 @@ from .local import LocalRelay
 __all__ = ["LocalRelay", "Relay", "Relayed", "decode_relayed", "encode_relayed", "new_origin", "open_relay"]
 
 
-def open_relay(url: str | None, origin: str | None = None, presence_timeout: float = 20.0) -> Relay:
+def open_relay(
+    url: str | None,
+    origin: str | None = None,
+    presence_timeout: float = 20.0,
+    history_size: int = 0,
+    history_seconds: float = 300.0,
+) -> Relay:
     """The relay for ``url``: none for the local relay, ``redis://``, ``rediss://`` or ``unix://`` for Redis.
 
     Raises:
@@ -25,5 +31,11 @@ def open_relay(url: str | None, origin: str | None = None, presence_timeout: flo
             from .redis import RedisRelay
         except ImportError as error:  # pragma: no cover - the extra is installed in tests
             raise ImportError('the Redis relay needs the redis package: pip install "jacws[redis]"') from error
-        return RedisRelay(url, origin, presence_timeout=presence_timeout)
+        return RedisRelay(
+            url,
+            origin,
+            presence_timeout=presence_timeout,
+            history_size=history_size,
+            history_seconds=history_seconds,
+        )
     raise ValueError(f"no relay for {scheme}:// URLs (use redis://HOST:PORT)")

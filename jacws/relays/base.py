@@ -37,6 +37,10 @@ class Relayed:
     data: bytes
     origin: str
     number: int = 0
+    channel: str = ""
+    """With a shared history: the channel this copy numbers (one copy per target channel)."""
+    offset: int = 0
+    """With a shared history: the copy's offset in ``channel``."""
 
 
 def encode_relayed(message: Relayed) -> bytes:
@@ -57,11 +61,14 @@ def decode_relayed(payload: bytes) -> Relayed:
     try:
         fields = orjson.loads(header)
         kind, ids, origin, number = fields["k"], fields["i"], fields["o"], fields.get("n", 0)
+        channel, offset = fields.get("c", ""), fields.get("f", 0)
     except (orjson.JSONDecodeError, KeyError, TypeError):
         raise ValueError("not a relayed message: bad header") from None
     if kind not in KINDS or not isinstance(ids, list) or not isinstance(origin, str) or not isinstance(number, int):
         raise ValueError("not a relayed message: bad header fields")
-    return Relayed(kind, tuple(str(i) for i in ids), data, origin, number)
+    if not isinstance(channel, str) or not isinstance(offset, int):
+        raise ValueError("not a relayed message: bad offset fields")
+    return Relayed(kind, tuple(str(i) for i in ids), data, origin, number, channel, offset)
 
 
 class Relay(ABC):
@@ -71,6 +78,9 @@ class Relay(ABC):
     """Whether :meth:`interest` matters (the hub then tells it of every first arrival and last departure)."""
     shares_presence = False
     """Whether channel members are kept where every process sees them (:meth:`presence_members`)."""
+    shares_history = False
+    """Whether channel messages are numbered and kept where every process sees them (:meth:`history_between`);
+    its copies then carry the offsets, and reach their own process too."""
 
     def __init__(self, origin: str | None = None) -> None:
         self.origin = origin or new_origin()
@@ -102,6 +112,13 @@ class Relay(ABC):
     def presence_removed(self, channel_id: str, client_id: str) -> None:
         """A connection of this process left a channel."""
         return
+
+    async def history_between(
+        self, channel_id: str, since: int, until: int | None
+    ) -> tuple[list[tuple[int, bytes]], int, bool]:
+        """The channel's kept messages after ``since`` up to ``until`` (None: the latest), the offset reached,
+        and whether none was missing."""
+        return [], since, True
 
     async def presence_members(self, channel_id: str) -> list[dict[str, str]]:
         """The members of a channel on the other live processes (``client_id``, ``root_id``); none by default."""

@@ -18,6 +18,11 @@ Presence (the members of each channel, for every process to see) is kept in one 
 (``jacws:p:<channel>``: client id to root id and process). Each process refreshes a key of its own
 (``jacws:proc:<origin>``) every third of ``presence_timeout``; members of a process whose key expired (it
 crashed) are left out of answers and removed by the first process that notices, which tells the channel.
+
+With a history (``history_size`` > 0), a channel message is numbered in Redis: one script per target channel
+increments the channel's offset, adds the message to the channel's stream (``jacws:h:<channel>``, ``history_size``
+entries, kept ``history_seconds`` after the last one) and publishes the copy with its offset, so every process,
+the sender's included, sees the same offsets in the same order.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -62,6 +69,16 @@ READY_TIMEOUT = 2.0
 
 _CODES = {"channel": "c", "user": "u", "client": "k", "watch": "w"}
 
+_STAMP = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-1', 'd', ARGV[2], 't', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', KEYS[3], ARGV[1] .. n .. '}\n' .. ARGV[2])
+return n
+"""
+"""Number a channel message, keep it in the channel's stream and publish it with its offset, in one step."""
+
 
 class RedisRelay(Relay):
     """Relays through Redis pub/sub, one Redis channel per jacws channel, user and client.
@@ -76,10 +93,19 @@ class RedisRelay(Relay):
     shares_presence = True
 
     def __init__(
-        self, url: str, origin: str | None = None, prefix: str = PREFIX, presence_timeout: float = 20.0
+        self,
+        url: str,
+        origin: str | None = None,
+        prefix: str = PREFIX,
+        presence_timeout: float = 20.0,
+        history_size: int = 0,
+        history_seconds: float = 300.0,
     ) -> None:
         super().__init__(origin)
         self.presence_timeout = presence_timeout
+        self.history_size = history_size
+        self.history_seconds = history_seconds
+        self.shares_history = history_size > 0
         self.url = url
         self.prefix = prefix
         self.control = f"{prefix}:ctl"
@@ -204,6 +230,9 @@ class RedisRelay(Relay):
             topics: tuple[bytes, ...] = (self.control.encode(),)
         elif kind == "presence":  # to the processes with a member watching those channels
             topics = tuple(self.topic("watch", key) for key in ids)
+        elif kind == "channel" and self.shares_history:
+            self._publish_numbered(ids, data)
+            return
         else:
             topics = tuple(self.topic(kind, key) for key in ids)
         payload = encode_relayed(Relayed(kind, tuple(ids), data, self.origin, next(self._numbers)))
@@ -213,6 +242,49 @@ class RedisRelay(Relay):
                 pipe.publish(topic, payload)
 
         self._queue(len(payload) * len(topics), command)
+
+    def _publish_numbered(self, ids: Sequence[str], data: bytes) -> None:
+        """One copy per channel, numbered in Redis (see the module's docstring)."""
+        number = next(self._numbers)
+        head = orjson.dumps({"k": "channel", "i": list(ids), "o": self.origin, "n": number})[:-1]
+        ttl = max(1, math.ceil(self.history_seconds)) + 5
+        for channel_id in ids:
+            prefix = head + b',"c":' + orjson.dumps(channel_id) + b',"f":'
+            keys = (f"{self.prefix}:o:{channel_id}", f"{self.prefix}:h:{channel_id}", self.topic("channel", channel_id))
+            args = (prefix, data, self.history_size, ttl, repr(time.time()))
+
+            def command(pipe: Pipeline, keys: tuple[Any, ...] = keys, args: tuple[Any, ...] = args) -> None:
+                pipe.eval(_STAMP, 3, *keys, *args)
+
+            self._queue(2 * len(data) + len(prefix), command)
+
+    async def history_between(
+        self, channel_id: str, since: int, until: int | None
+    ) -> tuple[list[tuple[int, bytes]], int, bool]:
+        """The channel's kept messages after ``since`` up to ``until`` (None: the latest), the offset reached,
+        and whether none was missing (False too while Redis is unreachable)."""
+        client = self._client
+        if client is None or not self.connected:
+            return [], since, False
+        try:
+            latest = int(await asyncio.wait_for(client.get(f"{self.prefix}:o:{channel_id}"), OPERATION_TIMEOUT) or 0)
+            if since > latest:  # offsets from before the channel's history was forgotten
+                return [], latest, False
+            end = latest if until is None else min(until, latest)
+            if end <= since:
+                return [], max(end, since), True
+            entries = await asyncio.wait_for(
+                client.xrange(f"{self.prefix}:h:{channel_id}", f"{since + 1}-1", f"{end}-1"), OPERATION_TIMEOUT
+            )
+        except (RedisError, OSError, asyncio.TimeoutError):
+            return [], since, False
+        horizon = time.time() - self.history_seconds
+        found: list[tuple[int, bytes]] = []
+        for entry_id, fields in entries or ():
+            if isinstance(entry_id, bytes) and fields and float(fields.get(b"t", 0)) >= horizon:
+                data = fields[b"d"]
+                found.append((int(entry_id.split(b"-")[0]), data if isinstance(data, bytes) else data.encode()))
+        return found, end, len(found) == end - since
 
     def _queue(self, size: int, command: Callable[[Pipeline], object]) -> None:
         if not self.connected or len(self._pending) >= MAX_PENDING or self._pending_bytes + size > MAX_PENDING_BYTES:
@@ -413,6 +485,13 @@ class RedisRelay(Relay):
             relayed = decode_relayed(payload)
         except ValueError:
             log.warning("ignored a malformed relay message")
+            return
+        if relayed.offset:  # a numbered copy: every copy counts (each numbers one channel), ours too
+            if self._deliver is not None:
+                try:
+                    self._deliver(relayed)
+                except Exception:
+                    log.exception("relayed message could not be delivered")
             return
         if len(relayed.ids) > 1 and relayed.kind != "revoke":  # it came once per target this process has
             key = (relayed.origin, relayed.number)
