@@ -26,11 +26,12 @@ from .connection import (
     ConnectionState,
     Transport,
 )
-from .errors import ClientError, EventError, Forbidden, InternalError
+from .errors import ClientError, EventError, InternalError
 from .history import ChannelHistory
 from .members import Members
 from .metrics import Metrics
 from .notify import HubNotifier
+from .policy import check_policy
 from .protocol import (
     PUBLIC_ROOT_ID,
     ChangeUserEvent,
@@ -60,6 +61,7 @@ from .settings import Limits, PublishPolicy
 from .stores import Store
 from .trace import Cause, ConnectionTrace
 from .walkers import WalkerRegistry
+from .watchdog import watch_backlogs
 
 __all__ = ["Hub"]
 
@@ -132,28 +134,7 @@ class Hub:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         if self._backlog_watch is None:
-            self._backlog_watch = self._loop.create_task(self._watch_backlogs())
-
-    async def _watch_backlogs(self) -> None:
-        # Every so often (a tenth of the grace, at most half a second): close the sockets over a backlog
-        # limit that have not taken a frame for slow_consumer_seconds; forget those back under it.
-        limits = self.limits
-        grace = limits.slow_consumer_seconds
-        period = min(0.5, max(0.02, grace / 10))
-        swept = self.clock()
-        while True:
-            await asyncio.sleep(period)
-            if self.clock() - swept > 10:  # channel history past its age goes (and channels nobody is on)
-                swept = self.clock()
-                self.history.sweep(self.by_channel)
-            if not self.backlogged:
-                continue
-            now = self.clock()
-            for conn in list(self.backlogged):
-                if conn.state is not ConnectionState.OPEN or not conn.over_backlog():
-                    self.backlogged.discard(conn)
-                elif now - conn.progress_at > grace:
-                    self.slow_consumer(conn, f"nothing read for {grace:g} s")
+            self._backlog_watch = self._loop.create_task(watch_backlogs(self))
 
     def slow_consumer(self, conn: Connection, why: str) -> None:
         """Close ``conn`` with 1008 "slow consumer" (its backlog is dropped)."""
@@ -314,7 +295,7 @@ class Hub:
         """
         cause = self.cause
         if isinstance(event, ChannelEvent):
-            self._check_policy(conn, event)
+            check_policy(self.policy, conn, event)
             if cause is not None:
                 self.cause = cause.with_route("channel", tuple(event.channel_ids))
             before = self.queued_bytes
@@ -323,14 +304,14 @@ class Hub:
         elif isinstance(event, WalkerEvent):
             conn.queue_walker(event)
         elif isinstance(event, UserEvent):
-            self._check_policy(conn, event)
+            check_policy(self.policy, conn, event)
             if cause is not None:
                 self.cause = cause.with_route("user", tuple(event.root_ids))
             before = self.queued_bytes
             self.deliver_users(event.root_ids, encode(event.data))
             conn.charge(self.queued_bytes - before)
         elif isinstance(event, ClientEvent):
-            self._check_policy(conn, event)
+            check_policy(self.policy, conn, event)
             if cause is not None:
                 self.cause = cause.with_route("client", tuple(event.client_ids))
             before = self.queued_bytes
@@ -349,13 +330,13 @@ class Hub:
                 self.cause = cause.with_route("response")
             self.rooms.recover(conn, event, self.cause)
         elif isinstance(event, PresenceEvent):
-            self._check_policy(conn, event)
+            check_policy(self.policy, conn, event)
             if cause is not None:
                 self.cause = cause.with_route("response")
             self.rooms.presence(conn, event, self.cause)
         elif isinstance(event, JoinEvent | LeaveEvent):
             if isinstance(event, JoinEvent) and event.presence:
-                self._check_policy(conn, event)
+                check_policy(self.policy, conn, event)
             if cause is not None:
                 self.cause = cause.with_route("response")
             self.rooms.move(conn, event, self.cause)
@@ -367,21 +348,6 @@ class Hub:
             send(*args)
         finally:
             self.cause = previous
-
-    def _check_policy(
-        self, conn: Connection, event: UserEvent | ChannelEvent | ClientEvent | PresenceEvent | JoinEvent
-    ) -> None:
-        if isinstance(event, UserEvent) and PUBLIC_ROOT_ID in event.root_ids:
-            raise Forbidden("user events to the public root are refused: they would reach every anonymous client")
-        policy = self.policy
-        if policy == "open":
-            return
-        if policy == "authenticated":
-            if conn.anonymous:
-                raise Forbidden("anonymous connections may not publish; log in with change_user")
-            return
-        if callable(policy) and not policy(conn, event):
-            raise Forbidden("the server's publish policy refused this event")
 
     async def run_walker_event(self, conn: Connection, event: WalkerEvent, cause: Cause | None = None) -> None:
         """Run one walker event for ``conn`` and answer it (response or error); ``cause`` names the event."""
