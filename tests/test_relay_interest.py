@@ -110,7 +110,7 @@ def test_delivery_resumes_within_five_seconds_of_redis_returning(trio: list[Serv
         redis_server.start()
         back = time.monotonic()
         wait_until(
-            lambda: relay_status(first)["connected"] and relay_status(second)["connected"],
+            lambda: all(relay_status(p)["connected"] and relay_status(p)["reconnects"] >= 1 for p in (first, second)),
             "the relays did not reconnect",
             timeout=RECOVERY,
         )

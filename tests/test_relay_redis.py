@@ -157,7 +157,12 @@ def test_redis_outage_keeps_local_delivery_and_cross_delivery_resumes(
 
         redis_server.start()
         back = time.monotonic()
-        wait_until(lambda: relay_of(a).connected and relay_of(b).connected, RECOVERY, "both relays reconnected")
+        # (reconnects, not connected: a relay that has not noticed the outage yet still says connected)
+        wait_until(
+            lambda: all(relay_of(s).connected and relay_of(s).reconnects >= 1 for s in (a, b)),
+            RECOVERY,
+            "both relays reconnected",
+        )
         assert time.monotonic() - back < RECOVERY
         sender.send({"type": "channel", "channel_ids": ["o"], "data": {"n": 6}})
         assert near.recv() == {"n": 6}

@@ -74,7 +74,7 @@ local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-1', 'd', ARGV[2], 't', ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', KEYS[3], ARGV[1] .. n .. '}\n' .. ARGV[2])
+redis.call('PUBLISH', KEYS[3], ARGV[1] .. n .. '}\\n' .. ARGV[2])
 return n
 """
 """Number a channel message, keep it in the channel's stream and publish it with its offset, in one step."""
