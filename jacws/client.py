@@ -188,7 +188,8 @@ class Client(ExtensionCalls):
         return self.connect()
 
     async def _run(self, opened: Future[None]) -> None:
-        url = self.ws_url + (f"?channel_id={quote(self.requested_channel)}" if self.requested_channel else "")
+        joiner = "&" if "?" in self.ws_url else "?"  # (a ws_url may carry options, e.g. "?offsets=1")
+        url = self.ws_url + (f"{joiner}channel_id={quote(self.requested_channel)}" if self.requested_channel else "")
         # A server of this process then says why it sent each frame (jacws.trace). Only loopback
         # servers can be ours: a key is never handed to a server elsewhere.
         trace = open_trace() if may_trace(self.ws_url) else None

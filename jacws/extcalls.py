@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import JacWSError
+from .inbox import Message
 
 __all__ = ["ExtensionCalls"]
 
@@ -14,12 +15,17 @@ _numbers = itertools.count(1)
 
 
 class ExtensionCalls:
-    """``join``, ``leave`` and ``presence`` for :class:`~jacws.client.Client` (which gives ``name``, ``send`` and
-    ``wait_for``); each sends one event with an ``id`` and returns the server's answer to it."""
+    """``join``, ``leave``, ``presence`` and ``recover`` for :class:`~jacws.client.Client` (which gives ``name``,
+    ``send``, ``wait_for`` and ``inbox``); each sends one event with an ``id`` and returns the server's answer."""
 
     name: str
     send: Callable[[dict[str, Any]], None]
     wait_for: Callable[..., Any]
+
+    @property
+    def inbox(self) -> list[Message]:
+        """Every message received (the client's own)."""
+        raise NotImplementedError
 
     def join(self, channel_ids: Iterable[str], presence: bool = False) -> list[str]:
         """Be on these channels too; return every channel of the connection. With ``presence``, be told of
@@ -45,6 +51,19 @@ class ExtensionCalls:
         """
         members: list[dict[str, str]] = self._ask({"type": "presence", "channel_id": channel_id}, "presence")["members"]
         return members
+
+    def recover(self, channel_id: str, since: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Ask for a channel's messages after offset ``since`` (a client connected with ``?offsets=1``): the
+        ``channel_message`` ones recovered, in order, and the closing ``recovered`` message (``offset``,
+        ``complete``)."""
+        mark = len(self.inbox)
+        done = self._ask({"type": "recover", "channel_id": channel_id, "since": since}, "recovered")
+        recovered = [
+            m.data
+            for m in self.inbox[mark:]
+            if m.type == "channel_message" and m.data.get("channel_id") == channel_id and m.data["offset"] > since
+        ]
+        return [m for m in recovered if m["offset"] <= done["offset"]], done
 
     def _ask(self, event: dict[str, Any], answer_type: str) -> dict[str, Any]:
         request_id = f"{self.name}-{event['type']}-{next(_numbers)}"

@@ -368,3 +368,23 @@ def test_an_odd_message_from_a_peer_costs_no_other_message_its_place(playground_
     shown = [e["label"] for e in reversed(play.card(alice).entries)]
     assert shown[-4:] == ["before", '{"status":200,"reports":5}', '{"error":null,"code":[]}', "after"]
     assert all(e["kind"] == "channel" for e in play.card(alice).entries[:4])  # as the server says, not as they look
+
+
+def test_card_actions_join_leave_and_ask_who_is_there(playground_server: Server) -> None:
+    alice = playground_server.client(user="c-alice@example.com", channel_id="c-home")
+    bob = playground_server.client(channel_id="c-room")
+    play = Playground(playground_server, [alice, bob])
+    card = play.card(alice)
+    card.act({"action": "join", "ids": "c-room, c-side", "presence": True})
+    assert card.status == {"text": "on channels: c-home, c-room, c-side", "level": "ok"}
+    card.act({"action": "presence", "ids": "c-room"})
+    assert card.status["level"] == "ok" and card.status["text"].startswith("on c-room: ")
+    assert alice.name in card.status["text"] and bob.name in card.status["text"]  # named, not ids
+    bob.leave(["c-room"])
+    assert alice.wait_for(lambda m: m.get("type") == "presence_leave")["client_id"] == bob.client_id
+    card.act({"action": "leave", "ids": "c-home, c-side"})
+    assert card.status["text"] == "on channels: c-room"
+    card.act({"action": "presence", "ids": "c-home"})  # not on it any more
+    assert card.status["level"] == "error" and "forbidden" in card.status["text"]
+    card.act({"action": "join", "ids": " , "})
+    assert card.status == {"text": "give at least one channel id", "level": "error"}

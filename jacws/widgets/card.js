@@ -323,7 +323,17 @@ function render({ model, el: host }) {
     becomeSelect.replaceChildren(...model.get("identities").map(([label, index]) => el("option", { value: index }, label)));
     if ([...becomeSelect.options].some((o) => o.value === current)) becomeSelect.value = current;
   }
+  const channelsInput = el("input", { type: "text", class: "jacws-targets", "aria-label": "channel ids", placeholder: "channel ids, comma separated" });
+  const watchBox = el("input", { type: "checkbox" });
+  const joinButton = el("button", { type: "button", title: "be on these channels too" }, "join");
+  const leaveButton = el("button", { type: "button", title: "be on these channels no more" }, "leave");
+  const presenceButton = el("button", { type: "button", title: "who is on the first of these channels, on every server" }, "who is here?");
+  joinButton.addEventListener("click", () => act({ action: "join", ids: channelsInput.value, presence: watchBox.checked }));
+  leaveButton.addEventListener("click", () => act({ action: "leave", ids: channelsInput.value }));
+  presenceButton.addEventListener("click", () => act({ action: "presence", ids: channelsInput.value }));
   connectionPane.append(
+    el("label", { class: "jacws-field" }, el("span", {}, "channels"), channelsInput),
+    el("div", { class: "jacws-row" }, el("label", { class: "jacws-check" }, watchBox, "tell me who comes and goes"), el("span", { class: "jacws-spacer" }), joinButton, leaveButton, presenceButton),
     el("label", { class: "jacws-field" }, el("span", {}, "become"), becomeSelect),
     el("div", { class: "jacws-row" }, el("span", { class: "jacws-hint" }, "same socket, another user (the browser's way to log in)"), changeButton),
     el("div", { class: "jacws-row" }, connectionButton, el("span", { class: "jacws-spacer" }), reconnectButton, closeButton),

@@ -321,7 +321,8 @@ class ClientCard(anywidget.AnyWidget):
         Actions: ``{"action": "walker", "walker", "fields": {name: text}, "response"}``,
         ``{"action": "send", "kind": "user"|"channel"|"client", "ids": "a, b", "data": "<json>"}``,
         ``{"action": "change_user", "identity": index}``, ``{"action": "connection"}``,
-        ``{"action": "reconnect"}``, ``{"action": "close"}``.
+        ``{"action": "reconnect"}``, ``{"action": "close"}``; extensions: ``{"action": "join", "ids": "a, b",
+        "presence": bool}``, ``{"action": "leave", "ids": ...}``, ``{"action": "presence", "ids": "a"}``.
         """
         try:
             outcome = self._act(action)
@@ -356,6 +357,8 @@ class ClientCard(anywidget.AnyWidget):
                 raise ValueError("this card has no graph to show (its server is not in this process)")
             shown = self._on_graph()
             return "the user's graph is shown under the card" if shown is not None else "graph hidden"
+        if kind in ("join", "leave", "presence"):
+            return self._channels(kind, str(action.get("ids") or ""), bool(action.get("presence")))
         if kind == "reconnect":
             client.reconnect()
             return f"reconnected as client {client.client_id}"
@@ -363,6 +366,18 @@ class ClientCard(anywidget.AnyWidget):
             client.close()
             return "closed"
         raise ValueError(f"unknown action {kind!r}")
+
+    def _channels(self, kind: str, ids_text: str, presence: bool) -> str:
+        ids = [i.strip() for i in ids_text.split(",") if i.strip()]
+        if not ids:
+            raise ValueError("give at least one channel id")
+        if kind == "presence":
+            members = self.client.presence(ids[0])
+            names = ", ".join(self._target_name("client", m["client_id"]) for m in members)
+            return f"on {ids[0]}: {names or 'nobody'}"
+        client = self.client
+        channels = client.join(ids, presence=presence) if kind == "join" else client.leave(ids)
+        return "on channels: " + (", ".join(channels) or "none")
 
     def _run_walker(self, walker: str, fields: dict[str, Any], response: Any) -> str:
         entry = next((w for w in self.walkers if w["name"] == walker), None)
