@@ -463,3 +463,26 @@ def test_the_load_notebook_charts_move_while_a_load_runs(jupyterlab: JupyterLab,
         assert errors == [], errors
     finally:
         context.close()
+
+
+def test_a_card_joins_a_channel_and_asks_who_is_there(jupyterlab: JupyterLab, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
+    try:
+        page = context.new_page()
+        open_notebook(page, jupyterlab, "09_realtime.ipynb")
+        card = page.locator(".jacws-card").first
+        card.scroll_into_view_if_needed()
+        card.get_by_role("tab", name="connection").click()
+        card.get_by_label("channel ids").fill("games, extra")
+        card.get_by_role("button", name="join").click()
+        status = card.locator(".jacws-status")
+        expect(status).to_have_text("on channels: lobby, games, extra", timeout=5_000)
+        card.get_by_role("button", name="who is here?").click()
+        expect(status).to_contain_text("on games: alice@A", timeout=5_000)
+        card.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        card.screenshot(path=str(ARTIFACTS / "jupyterlab-09-card-channels.png"))
+        card.get_by_role("button", name="leave").click()
+        expect(status).to_have_text("on channels: lobby", timeout=5_000)
+    finally:
+        context.close()

@@ -388,3 +388,12 @@ def test_card_actions_join_leave_and_ask_who_is_there(playground_server: Server)
     assert card.status["level"] == "error" and "forbidden" in card.status["text"]
     card.act({"action": "join", "ids": " , "})
     assert card.status == {"text": "give at least one channel id", "level": "error"}
+
+
+def test_an_extension_event_sent_is_named_by_its_type_in_the_timeline(playground_server: Server) -> None:
+    alice = playground_server.client(channel_id="t-home")
+    play = Playground(playground_server, [alice])
+    card = play.card(alice)
+    alice.join(["t-room"])
+    play.flush()
+    assert ("out", "notification", "join", "channels t-room") in entries(card)

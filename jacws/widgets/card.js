@@ -333,7 +333,8 @@ function render({ model, el: host }) {
   presenceButton.addEventListener("click", () => act({ action: "presence", ids: channelsInput.value }));
   connectionPane.append(
     el("label", { class: "jacws-field" }, el("span", {}, "channels"), channelsInput),
-    el("div", { class: "jacws-row" }, el("label", { class: "jacws-check" }, watchBox, "tell me who comes and goes"), el("span", { class: "jacws-spacer" }), joinButton, leaveButton, presenceButton),
+    el("div", { class: "jacws-row" }, el("label", { class: "jacws-check" }, watchBox, "joining: tell me who comes and goes")),
+    el("div", { class: "jacws-row" }, el("span", { class: "jacws-spacer" }), joinButton, leaveButton, presenceButton),
     el("label", { class: "jacws-field" }, el("span", {}, "become"), becomeSelect),
     el("div", { class: "jacws-row" }, el("span", { class: "jacws-hint" }, "same socket, another user (the browser's way to log in)"), changeButton),
     el("div", { class: "jacws-row" }, connectionButton, el("span", { class: "jacws-spacer" }), reconnectButton, closeButton),

@@ -237,6 +237,10 @@ class ClientCard(anywidget.AnyWidget):
             ids = event.get(f"{kind}_ids") or event.get("root_ids") or []
             label = one_line(event.get("data"))
             route = f"to {kind} " + ", ".join(self._target_name(kind, str(i)) for i in ids)
+        elif kind == "notification":  # an extension's event (join, leave, presence, recover): named by its type
+            label = str(event.get("type"))
+            channels = event.get("channel_ids") or ([event["channel_id"]] if "channel_id" in event else [])
+            route = "channels " + ", ".join(str(c) for c in channels) if channels else ""
         return Entry(self._key("out", sent), True, sent.sent_at, kind, label, route, as_json(event))
 
     def _target_name(self, kind: str, value: str) -> str:
