@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .connection import ConnectionState
-from .errors import Forbidden, TooManyChannels
+from .errors import ClientError, Forbidden, TooManyChannels
 from .protocol import (
     JoinEvent,
     LeaveEvent,
@@ -80,9 +80,13 @@ class Rooms:
         if on + len(new) <= limit:
             return False
         why = f"a connection may be on at most {limit} channels; it is on {on}, this would add {len(new)}"
-        error_cause = cause.with_route("error") if cause is not None else None
-        self.hub.caused(error_cause, conn.send_message, TooManyChannels(why).to_wire("error", request_id))
+        self._refuse(conn, TooManyChannels(why), request_id, cause)
         return True
+
+    def _refuse(self, conn: Connection, error: ClientError, request_id: Any, cause: Cause | None) -> None:
+        """Answer an extension's event with an error (``type: error``, its ``id`` echoed)."""
+        error_cause = cause.with_route("error") if cause is not None else None
+        self.hub.caused(error_cause, conn.send_message, error.to_wire("error", request_id))
 
     async def _join_when_held(self, conn: Connection, new: list[str], event: JoinEvent, cause: Cause | None) -> None:
         hub = self.hub
@@ -160,9 +164,8 @@ class Rooms:
         hub = self.hub
         channel_id = event.channel_id
         if channel_id not in conn.channels:
-            error = Forbidden(f"only members of a channel may ask who is on it; join {channel_id[:80]!r} first")
-            error_cause = cause.with_route("error") if cause is not None else None
-            hub.caused(error_cause, conn.send_message, error.to_wire("error", event.id))
+            why = f"only members of a channel may ask who is on it; join {channel_id[:80]!r} first"
+            self._refuse(conn, Forbidden(why), event.id, cause)
             return
         here = [{"client_id": c.client_id, "root_id": c.root_id} for c in hub.by_channel.get(channel_id, {}).values()]
         if not hub.relay.shares_presence:
@@ -269,9 +272,8 @@ class Rooms:
         hub = self.hub
         channel_id = event.channel_id
         if channel_id not in conn.channels:
-            error = Forbidden(f"only members of a channel may recover its messages; join {channel_id[:80]!r} first")
-            error_cause = cause.with_route("error") if cause is not None else None
-            hub.caused(error_cause, conn.send_message, error.to_wire("error", event.id))
+            why = f"only members of a channel may recover its messages; join {channel_id[:80]!r} first"
+            self._refuse(conn, Forbidden(why), event.id, cause)
             return
         if hub.relay.shares_history:
             self._background(self._recover_shared(conn, event, cause))
