@@ -7,37 +7,21 @@ import contextlib
 import signal
 import time
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 from services import RedisServer
-from support import TIMEOUT, WS, quiet, wait_until
-from test_cli import CHAT, Serve
+from support import WS, quiet
+from test_cli import Serve
+from test_relay_interest import serving
 
 PRESENCE_TIMEOUT = 1.5  # seconds (the default is 20): a killed process's members are gone within about 2 s
-
-
-def connected(process: Serve) -> bool:
-    relay: dict[str, Any] = httpx.get(process.url + "/healthz", timeout=TIMEOUT).json()["relay"]
-    return bool(relay["connected"])
 
 
 @pytest.fixture
 def pair(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Serve]]:
     monkeypatch.setenv("JACWS_PRESENCE_TIMEOUT", str(PRESENCE_TIMEOUT))
-    processes = [Serve(str(CHAT), "--redis-url", redis_server.url, "--log-level", "info") for _ in range(2)]
-    try:
-        for process in processes:
-            process.wait_for_line("Application startup complete", timeout=30)
-            wait_until(lambda p=process: connected(p), "a relay did not connect")  # type: ignore[misc]
+    with serving(redis_server.url, 2) as processes:
         yield processes
-    finally:
-        for process in processes:
-            if process.process.poll() is None:
-                process.interrupt()
-            else:
-                process.close()
 
 
 def members(ws: WS, channel_id: str) -> set[str]:

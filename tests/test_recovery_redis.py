@@ -6,29 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from services import RedisServer
-from support import TIMEOUT, WS, quiet, wait_until
-from test_cli import CHAT, Serve
-
-
-def connected(process: Serve) -> bool:
-    relay: dict[str, Any] = httpx.get(process.url + "/healthz", timeout=TIMEOUT).json()["relay"]
-    return bool(relay["connected"])
+from support import WS, quiet
+from test_cli import Serve
+from test_relay_interest import serving
 
 
 @pytest.fixture
 def pair(redis_server: RedisServer) -> Iterator[list[Serve]]:
-    processes = [Serve(str(CHAT), "--redis-url", redis_server.url, "--log-level", "info") for _ in range(2)]
-    try:
-        for process in processes:
-            process.wait_for_line("Application startup complete", timeout=30)
-            wait_until(lambda p=process: connected(p), "a relay did not connect")  # type: ignore[misc]
+    with serving(redis_server.url, 2) as processes:
         yield processes
-    finally:
-        for process in processes:
-            process.interrupt()
 
 
 def offsets_ws(process: Serve, channel_id: str) -> WS:

@@ -3,6 +3,7 @@ only what its members need, delivery stays exactly once and in order, and resume
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +23,10 @@ def relay_status(process: Serve) -> dict[str, Any]:
     return status
 
 
-@pytest.fixture
-def trio(redis_server: RedisServer) -> Iterator[list[Serve]]:
-    processes = [Serve(str(CHAT), "--redis-url", redis_server.url, "--log-level", "info") for _ in range(3)]
+@contextlib.contextmanager
+def serving(redis_url: str, count: int) -> Iterator[list[Serve]]:
+    """``count`` `jacws serve` processes of the chat example sharing ``redis_url``, each relay connected."""
+    processes = [Serve(str(CHAT), "--redis-url", redis_url, "--log-level", "info") for _ in range(count)]
     try:
         for process in processes:
             process.wait_for_line("Application startup complete", timeout=30)
@@ -33,7 +35,16 @@ def trio(redis_server: RedisServer) -> Iterator[list[Serve]]:
         yield processes
     finally:
         for process in processes:
-            process.interrupt()
+            if process.process.poll() is None:
+                process.interrupt()
+            else:
+                process.close()
+
+
+@pytest.fixture
+def trio(redis_server: RedisServer) -> Iterator[list[Serve]]:
+    with serving(redis_server.url, 3) as processes:
+        yield processes
 
 
 def test_processes_without_members_of_a_busy_channel_receive_none_of_it(trio: list[Serve]) -> None:
