@@ -86,6 +86,17 @@ class RedisServer:
         self.reader = _wait_for_line(self.process, "Ready to accept connections", "redis-server")
         return self
 
+    def pause(self) -> None:
+        """Stop answering without closing a connection (SIGSTOP), as a stalled server or a partitioned
+        network does; :meth:`resume` goes on."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Go on after :meth:`pause` (SIGCONT)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """Stop at once, as a crash would (SIGKILL)."""
         if self.process is not None:

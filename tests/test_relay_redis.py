@@ -16,11 +16,13 @@ from support import TIMEOUT, WS, quiet, register_and_login
 
 from jacws.auth import new_secret
 from jacws.protocol import PUBLIC_ROOT_ID
-from jacws.relays.redis import RedisRelay
+from jacws.relays.redis import PROBE_EVERY, RedisRelay
+from jacws.relays.redis_state import OPERATION_TIMEOUT
 from jacws.server import Server
 from jacws.settings import Settings
 
 RECOVERY = 5.0  # seconds within which cross-process delivery must resume after Redis returns
+STALL_NOTICED = PROBE_EVERY + 2 * OPERATION_TIMEOUT + 1.0  # a ping unanswered, and a loaded machine's slack
 
 
 def relay_of(server: Server) -> RedisRelay:
@@ -169,6 +171,35 @@ def test_redis_outage_keeps_local_delivery_and_cross_delivery_resumes(
         assert far.recv() == {"n": 6}  # nothing from the outage, nothing twice
         status = http.get(a.url + "/healthz").json()["relay"]
         assert status["connected"] is True and status["reconnects"] >= 1
+        quiet(near, far, sender)
+
+
+def test_a_redis_that_stops_answering_is_noticed_and_cross_delivery_resumes(
+    pair: tuple[Server, Server], redis_server: RedisServer
+) -> None:
+    """No connection closes when Redis stalls: only the relay's pings can tell, within STALL_NOTICED."""
+    a, b = pair
+    with WS(a.ws_url, channel_id="s") as near, WS(b.ws_url, channel_id="s") as far, WS(a.ws_url) as sender:
+        sender.send({"type": "channel", "channel_ids": ["s"], "data": {"n": 0}})
+        assert near.recv() == {"n": 0} and far.recv() == {"n": 0}
+
+        redis_server.pause()
+        try:
+            wait_until(
+                lambda: not (relay_of(a).connected or relay_of(b).connected), STALL_NOTICED, "both noticed the stall"
+            )
+            sender.send({"type": "channel", "channel_ids": ["s"], "data": {"n": 1}})
+            assert near.recv() == {"n": 1}  # local delivery goes on
+        finally:
+            redis_server.resume()
+        wait_until(
+            lambda: all(relay_of(s).connected and relay_of(s).reconnects >= 1 for s in (a, b)),
+            RECOVERY,
+            "both relays reconnected",
+        )
+        sender.send({"type": "channel", "channel_ids": ["s"], "data": {"n": 2}})
+        assert near.recv() == {"n": 2}
+        assert far.recv() == {"n": 2}  # nothing from the stall, nothing twice
         quiet(near, far, sender)
 
 

@@ -10,9 +10,11 @@ target and is delivered once (copies are recognised by their origin and number).
 Delivery across processes is at most once: a message published while Redis is unreachable is
 dropped and counted (local delivery goes on regardless). Publishing never blocks the event loop:
 messages go to a queue bounded by count and bytes, drained in order by one publisher task (one
-pipeline per batch). A listener task subscribes, and after any error reconnects with exponential
-backoff (0.1 s doubling up to 1 s), subscribing again to everything its members need before it says
-it is connected; unlike jac-cloud's listener, it never dies silently.
+pipeline per batch). A listener task runs subscription sessions: each subscribes to everything its
+members need (it says it is connected once Redis confirmed them all), then reads, follows the members'
+comings and goings and pings Redis every second, until any of the three fails, for whatever reason, a
+Redis that stops answering without closing the connection included; then the next session starts after
+an exponential backoff (0.1 s doubling up to 1 s). Unlike jac-cloud's listener, it never dies silently.
 
 Presence and the numbered channel history, which every process shares, are in :mod:`.redis_state`.
 """
@@ -53,6 +55,9 @@ MAX_SEEN = 10_000
 """Recent multi-target messages remembered to deliver each once."""
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 1.0
+PROBE_EVERY = 1.0
+"""Seconds between pings on the subscription connection (each must be answered within OPERATION_TIMEOUT)."""
+PROBE = b"jacws-probe"
 READY_TIMEOUT = 2.0
 """Seconds a new member waits for its subscriptions before it is served anyway."""
 
@@ -104,6 +109,9 @@ class RedisRelay(SharedState, Relay):
         self._subscribed: set[bytes] = set()  # confirmed by Redis in the current session
         self._waiters: list[tuple[frozenset[bytes], asyncio.Future[None]]] = []
         self._up = asyncio.Event()
+        self._answered = asyncio.Event()  # Redis answered the latest probe
+        self._backoff = BACKOFF_FIRST
+        self._ever_connected = False
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
@@ -266,51 +274,100 @@ class RedisRelay(SharedState, Relay):
     # -- listening ---------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        backoff = BACKOFF_FIRST
-        first = True
+        """Run subscription sessions one after another, forever: whatever ends one (an error of Redis or
+        of the client library, a silent connection, a bug) is logged, and the next starts after a backoff."""
         while True:
-            client = self._client
-            assert client is not None
-            pubsub = client.pubsub()
-            syncer: asyncio.Task[None] | None = None
             try:
-                self._subscribed = set()
-                self._changed.clear()
-                self._change.clear()
-                topics = [self.control.encode(), *self._wanted]
-                for start in range(0, len(topics), SUBSCRIBE_CHUNK):
-                    chunk = topics[start : start + SUBSCRIBE_CHUNK]
-                    await asyncio.wait_for(pubsub.subscribe(*chunk), OPERATION_TIMEOUT)
-                syncer = asyncio.create_task(self._sync(pubsub), name="jacws-relay-subscriber")
-                async for message in pubsub.listen():
-                    kind = message.get("type")
-                    if kind == "message":
-                        self._message(message["channel"], message["data"])
-                    elif kind == "subscribe":
-                        self._subscribed.add(message["channel"])
-                        if not self.connected and set(topics) <= self._subscribed:
-                            self.connected = True  # every member's subscription is back: say so
-                            self._up.set()
-                            backoff = BACKOFF_FIRST
-                            if not first:
-                                self.reconnects += 1
-                                log.warning("relay reconnected to Redis")
-                            first = False
-                        self._settle_waiters()
-                    elif kind == "unsubscribe":
-                        self._subscribed.discard(message["channel"])
-                raise ConnectionError("subscription ended")
+                await self._session()
+                why = "the subscription ended"
             except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, asyncio.TimeoutError) as error:
-                self._lost(f"subscription lost: {error!r}")
-            finally:
-                if syncer is not None:
-                    syncer.cancel()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(pubsub.aclose(), OPERATION_TIMEOUT)  # type: ignore[no-untyped-call]
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+                cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+                if cancelling is None or cancelling():  # stop() (or the loop's shutdown) cancelled us
+                    raise
+                why = "cancelled inside the Redis client"
+            except (RedisError, OSError) as error:
+                why = f"subscription lost: {type(error).__name__}: {error}"
+            except Exception as error:  # a bug: say where, and go on relaying
+                log.exception("relay subscription failed unexpectedly")
+                why = f"unexpected {type(error).__name__}"
+            self._lost(why)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+
+    async def _session(self) -> None:
+        """One subscription connection: subscribe to every wanted topic, then read, follow interest changes
+        and probe Redis concurrently until one of them ends (each ends only by an error)."""
+        client = self._client
+        assert client is not None
+        pubsub = client.pubsub()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            self._subscribed = set()
+            self._changed.clear()
+            self._change.clear()
+            topics = [self.control.encode(), *self._wanted]
+            for start in range(0, len(topics), SUBSCRIBE_CHUNK):
+                chunk = topics[start : start + SUBSCRIBE_CHUNK]
+                await asyncio.wait_for(pubsub.subscribe(*chunk), OPERATION_TIMEOUT)
+            tasks = [
+                asyncio.create_task(self._read(pubsub, frozenset(topics)), name="jacws-relay-reader"),
+                asyncio.create_task(self._sync(pubsub), name="jacws-relay-subscriber"),
+                asyncio.create_task(self._probe(pubsub), name="jacws-relay-probe"),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.cancelled():
+                    raise ConnectionError(f"{task.get_name()} was cancelled")
+                error = task.exception()
+                if error is not None:
+                    raise error
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=OPERATION_TIMEOUT)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), OPERATION_TIMEOUT)
+
+    async def _read(self, pubsub: PubSub, topics: frozenset[bytes]) -> None:
+        """Handle what Redis sends on the subscription; say connected once every topic of the session's
+        start is confirmed."""
+        async for message in pubsub.listen():
+            kind = message.get("type")
+            if kind == "message":
+                self._message(message["channel"], message["data"])
+            elif kind == "pong":
+                self._answered.set()
+            elif kind == "subscribe":
+                self._subscribed.add(message["channel"])
+                if not self.connected and topics <= self._subscribed:
+                    self._now_connected()
+                self._settle_waiters()
+            elif kind == "unsubscribe":
+                self._subscribed.discard(message["channel"])
+        raise ConnectionError("subscription ended")
+
+    def _now_connected(self) -> None:
+        self.connected = True  # every member's subscription is back: say so
+        self._up.set()
+        self._backoff = BACKOFF_FIRST
+        if self._ever_connected:
+            self.reconnects += 1
+            log.warning("relay reconnected to Redis")
+        self._ever_connected = True
+
+    async def _probe(self, pubsub: PubSub) -> None:
+        """Ping Redis on the subscription every ``PROBE_EVERY`` seconds: a Redis that stops answering (a
+        stalled server, a network that drops packets without closing the connection) is noticed within
+        ``OPERATION_TIMEOUT`` of a ping, where a read alone would wait forever."""
+        while True:
+            self._answered.clear()
+            await asyncio.wait_for(pubsub.ping(PROBE), OPERATION_TIMEOUT)
+            try:
+                await asyncio.wait_for(self._answered.wait(), OPERATION_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise ConnectionError(f"Redis did not answer a ping within {OPERATION_TIMEOUT} s") from None
+            await asyncio.sleep(PROBE_EVERY)
 
     async def _sync(self, pubsub: PubSub) -> None:
         """Subscribe to what members arriving need, and unsubscribe from what the last ones leaving needed."""
@@ -320,14 +377,10 @@ class RedisRelay(SharedState, Relay):
             changed, self._changed = self._changed, set()
             add = [topic for topic in changed if topic in self._wanted]
             drop = [topic for topic in changed if topic not in self._wanted]
-            try:
-                for start in range(0, len(add), SUBSCRIBE_CHUNK):
-                    await pubsub.subscribe(*add[start : start + SUBSCRIBE_CHUNK])
-                for start in range(0, len(drop), SUBSCRIBE_CHUNK):
-                    await pubsub.unsubscribe(*drop[start : start + SUBSCRIBE_CHUNK])
-            except (RedisError, OSError) as error:  # the listener sees the lost connection and starts over
-                log.debug("relay subscription change failed: %r", error)
-                return
+            for start in range(0, len(add), SUBSCRIBE_CHUNK):
+                await asyncio.wait_for(pubsub.subscribe(*add[start : start + SUBSCRIBE_CHUNK]), OPERATION_TIMEOUT)
+            for start in range(0, len(drop), SUBSCRIBE_CHUNK):
+                await asyncio.wait_for(pubsub.unsubscribe(*drop[start : start + SUBSCRIBE_CHUNK]), OPERATION_TIMEOUT)
 
     def _message(self, channel: bytes, payload: bytes) -> None:
         control = channel == self.control.encode()
