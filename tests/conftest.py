@@ -19,7 +19,7 @@ from jacws.settings import Settings
 
 if TYPE_CHECKING:  # the browser and service helpers load only for the tests that use them
     from playwright.sync_api import Browser
-    from services import PostgresServer, RedisServer
+    from services import PostgresServer, RedisClusterServers, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -62,6 +62,24 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     redis = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield redis
     redis.kill()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A real three-primary Redis Cluster on free ports, for one test module."""
+    from services import RedisClusterServers
+
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.kill()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a real single Redis, then of a real Redis Cluster: a test taking it runs on both."""
+    service = request.getfixturevalue("redis_server" if request.param == "single" else "redis_cluster")
+    url: str = service.url
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port of at most 55535 whose cluster bus port (10000 above it, Redis Cluster's rule) is free too."""
+    while True:
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 def _wait_for_line(process: subprocess.Popen[str], marker: str, what: str) -> threading.Thread:
     """Read the process's output in a thread until ``marker`` appears; return the reading thread."""
     lines: queue.Queue[str | None] = queue.Queue()
@@ -64,12 +78,13 @@ def _finish(process: subprocess.Popen[str], reader: threading.Thread | None) -> 
 class RedisServer:
     """``redis-server`` on 127.0.0.1; :meth:`kill` and :meth:`start` again keep the port."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, options: list[str] | None = None, port: int | None = None) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed: apt-get install -y redis-server"
         self.binary = binary
         self.folder = folder
-        self.port = free_port()
+        self.options = options or []
+        self.port = port or free_port()
         self.process: subprocess.Popen[str] | None = None
         self.reader: threading.Thread | None = None
 
@@ -80,7 +95,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         command = [
             self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(self.folder), "--daemonize", "no",
+            "--appendonly", "no", "--dir", str(self.folder), "--daemonize", "no", *self.options,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.reader = _wait_for_line(self.process, "Ready to accept connections", "redis-server")
@@ -103,6 +118,75 @@ class RedisServer:
             self.process.kill()
             _finish(self.process, self.reader)
             self.process = None
+
+
+class RedisClusterServers:
+    """A Redis Cluster of ``size`` primaries (``redis-server --cluster-enabled``, each on a free port, the slots
+    shared out by ``redis-cli --cluster create``), no replicas, nothing saved."""
+
+    def __init__(self, folder: Path, size: int = 3) -> None:
+        self.nodes = []
+        for index in range(size):
+            node_folder = folder / f"node{index}"
+            node_folder.mkdir()
+            options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            self.nodes.append(RedisServer(node_folder, options, free_cluster_port()))
+        cli = shutil.which("redis-cli")
+        assert cli, "redis-cli is not installed: apt-get install -y redis-server (it brings redis-tools)"
+        self.cli = cli
+
+    @property
+    def url(self) -> str:
+        """The URL of the first node (a client finds the others from it)."""
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self) -> RedisClusterServers:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        create = [self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"]
+        result = subprocess.run(create, capture_output=True, text=True, timeout=START_TIMEOUT, check=False)
+        assert result.returncode == 0, f"redis-cli --cluster create failed:\n{result.stdout}{result.stderr}"
+        deadline = time.monotonic() + START_TIMEOUT
+        for node in self.nodes:  # every node must agree the cluster is whole before clients use it
+            while "cluster_state:ok" not in self._ask(node, "cluster", "info"):
+                assert time.monotonic() < deadline, f"the cluster did not settle: {self._ask(node, 'cluster', 'info')}"
+                time.sleep(0.05)
+        return self
+
+    def _ask(self, node: RedisServer, *command: str) -> str:
+        answer = subprocess.run(
+            [self.cli, "-p", str(node.port), *command], capture_output=True, text=True, timeout=10, check=False
+        )
+        return answer.stdout
+
+    def move_slot(self, key: bytes) -> int:
+        """Move the slot of ``key``, with its keys, to another primary, as resharding does (IMPORTING,
+        MIGRATING, MIGRATE, then SETSLOT NODE everywhere); the port of its new primary."""
+        import redis
+        from redis.cluster import RedisCluster
+
+        with RedisCluster.from_url(self.url) as cluster:
+            slot = cluster.keyslot(key)
+            owner = int(cluster.nodes_manager.get_node_from_slot(slot).port)
+        clients = {node.port: redis.Redis(port=node.port) for node in self.nodes}
+        try:
+            ids = {port: client.execute_command("CLUSTER MYID").decode() for port, client in clients.items()}
+            target = next(port for port in clients if port != owner)
+            clients[target].execute_command("CLUSTER SETSLOT", slot, "IMPORTING", ids[owner])
+            clients[owner].execute_command("CLUSTER SETSLOT", slot, "MIGRATING", ids[target])
+            while keys := clients[owner].execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+                clients[owner].migrate("127.0.0.1", target, keys, 0, 5000)
+            for client in clients.values():
+                client.execute_command("CLUSTER SETSLOT", slot, "NODE", ids[target])
+        finally:
+            for client in clients.values():
+                client.close()
+        return target
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
 
 
 def _postgres_bin(name: str) -> str:

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from services import RedisServer
 from support import WS, quiet
 from test_cli import Serve
 from test_relay_interest import serving
@@ -18,9 +17,10 @@ PRESENCE_TIMEOUT = 1.5  # seconds (the default is 20): a killed process's member
 
 
 @pytest.fixture
-def pair(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Serve]]:
+def pair(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Serve]]:
+    """Two processes on a single Redis, then on a Redis Cluster."""
     monkeypatch.setenv("JACWS_PRESENCE_TIMEOUT", str(PRESENCE_TIMEOUT))
-    with serving(redis_server.url, 2) as processes:
+    with serving(redis_url, 2) as processes:
         yield processes
 
 

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from services import RedisServer
 from support import WS, quiet
 from test_cli import Serve
 from test_relay_interest import serving
 
 
 @pytest.fixture
-def pair(redis_server: RedisServer) -> Iterator[list[Serve]]:
-    with serving(redis_server.url, 2) as processes:
+def pair(redis_url: str) -> Iterator[list[Serve]]:
+    """Two processes on a single Redis, then on a Redis Cluster (the numbering script on one primary)."""
+    with serving(redis_url, 2) as processes:
         yield processes
 
 

@@ -3,6 +3,7 @@ and survives Redis going away and coming back."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from services import RedisServer
+from redis.cluster import RedisCluster as SyncRedisCluster
+from services import RedisClusterServers, RedisServer
 from support import TIMEOUT, WS, quiet, register_and_login
 
 from jacws.auth import new_secret
@@ -41,10 +43,10 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture
-def pair(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+@contextlib.contextmanager
+def serving_pair(redis_url: str, folder: Path) -> Iterator[tuple[Server, Server]]:
     """Servers A and B: one Redis, one shared SQLite file, one secret."""
-    settings = Settings(port=0, db=str(tmp_path / "shared.db"), secret=new_secret(), redis_url=redis_server.url)
+    settings = Settings(port=0, db=str(folder / "shared.db"), secret=new_secret(), redis_url=redis_url)
     a, b = Server(settings).start(), Server(settings).start()
     try:
         assert relay_of(a).connected and relay_of(b).connected
@@ -52,6 +54,19 @@ def pair(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[Server, Se
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.fixture
+def pair(redis_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """A and B on a single Redis, then on a Redis Cluster."""
+    with serving_pair(redis_url, tmp_path) as servers:
+        yield servers
+
+
+@pytest.fixture
+def pair_on_one_redis(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    with serving_pair(redis_server.url, tmp_path) as servers:
+        yield servers
 
 
 def test_channel_events_cross_to_the_other_server_exactly_once(pair: tuple[Server, Server]) -> None:
@@ -137,9 +152,9 @@ def test_thousands_of_messages_cross_exactly_once_in_each_senders_order(pair: tu
 
 
 def test_redis_outage_keeps_local_delivery_and_cross_delivery_resumes(
-    pair: tuple[Server, Server], redis_server: RedisServer
+    pair_on_one_redis: tuple[Server, Server], redis_server: RedisServer
 ) -> None:
-    a, b = pair
+    a, b = pair_on_one_redis
     with (
         WS(a.ws_url, channel_id="o") as near,
         WS(b.ws_url, channel_id="o") as far,
@@ -175,10 +190,10 @@ def test_redis_outage_keeps_local_delivery_and_cross_delivery_resumes(
 
 
 def test_a_redis_that_stops_answering_is_noticed_and_cross_delivery_resumes(
-    pair: tuple[Server, Server], redis_server: RedisServer
+    pair_on_one_redis: tuple[Server, Server], redis_server: RedisServer
 ) -> None:
     """No connection closes when Redis stalls: only the relay's pings can tell, within STALL_NOTICED."""
-    a, b = pair
+    a, b = pair_on_one_redis
     with WS(a.ws_url, channel_id="s") as near, WS(b.ws_url, channel_id="s") as far, WS(a.ws_url) as sender:
         sender.send({"type": "channel", "channel_ids": ["s"], "data": {"n": 0}})
         assert near.recv() == {"n": 0} and far.recv() == {"n": 0}
@@ -201,6 +216,57 @@ def test_a_redis_that_stops_answering_is_noticed_and_cross_delivery_resumes(
         assert near.recv() == {"n": 2}
         assert far.recv() == {"n": 2}  # nothing from the stall, nothing twice
         quiet(near, far, sender)
+
+
+def test_on_a_cluster_each_channel_is_sharded_to_the_primary_of_its_slot(
+    redis_cluster: RedisClusterServers, tmp_path: Path
+) -> None:
+    channels = [f"spread-{n}" for n in range(12)]
+    with (
+        serving_pair(redis_cluster.url, tmp_path) as (a, b),
+        WS(a.ws_url, channel_id=channels[0]) as member,
+        WS(b.ws_url) as sender,
+        SyncRedisCluster.from_url(redis_cluster.url) as cluster,
+    ):
+        assert relay_of(a).sharded and relay_of(b).sharded
+        member.send({"type": "join", "channel_ids": channels[1:]})
+        assert member.recv()["channel_ids"] == channels
+        topics = {relay_of(a).topic("channel", channel): channel for channel in channels}
+        held: dict[str, set[bytes]] = {}
+        for node in cluster.get_primaries():
+            held[node.name] = set(cluster.pubsub_shardchannels(b"jacws:{c:spread-*", target_nodes=node))
+        for topic in topics:  # on its slot's primary, and there only
+            owner = cluster.get_node_from_key(topic).name
+            assert [name for name, names in held.items() if topic in names] == [owner], topic
+        assert sum(1 for names in held.values() if names) >= 2  # the channels are spread over the primaries
+        rounds = 5
+        for n in range(rounds):
+            for channel in channels:
+                sender.send({"type": "channel", "channel_ids": [channel], "data": {"c": channel, "n": n}})
+        got = [member.recv() for _ in range(rounds * len(channels))]
+        for channel in channels:  # once each, and in order per channel (each channel's slot has one primary)
+            assert [m["n"] for m in got if m["c"] == channel] == list(range(rounds))
+        quiet(member)
+
+
+def test_when_a_channels_slot_moves_to_another_primary_delivery_resumes(
+    redis_cluster: RedisClusterServers, tmp_path: Path
+) -> None:
+    """Redis ends the sharded subscriptions of a slot that moves; the relay follows the new slot map."""
+    with (
+        serving_pair(redis_cluster.url, tmp_path) as (a, b),
+        WS(a.ws_url, channel_id="mover") as member,
+        WS(b.ws_url) as sender,
+    ):
+        sender.send({"type": "channel", "channel_ids": ["mover"], "data": {"n": 0}})
+        assert member.recv() == {"n": 0}
+        redis_cluster.move_slot(relay_of(a).topic("channel", "mover"))
+        moved = time.monotonic()
+        wait_until(lambda: relay_of(a).reconnects >= 1 and relay_of(a).connected, RECOVERY, "A resubscribed")
+        assert time.monotonic() - moved < RECOVERY
+        sender.send({"type": "channel", "channel_ids": ["mover"], "data": {"n": 1}})
+        assert member.recv() == {"n": 1}
+        quiet(member)
 
 
 def test_logout_on_one_server_turns_the_users_sockets_anonymous_on_the_other(pair: tuple[Server, Server]) -> None:

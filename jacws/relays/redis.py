@@ -1,7 +1,7 @@
 """The Redis pub/sub relay, routed by interest: each process receives only what its members need.
 
-Every jacws channel, user and client has a Redis pub/sub channel of its own (``jacws:c:<id>``,
-``jacws:u:<root id>``, ``jacws:k:<client id>``). A process is subscribed to the ones with a member
+Every jacws channel, user and client has a Redis pub/sub channel of its own (``jacws:{c:<id>}``,
+``jacws:{u:<root id>}``, ``jacws:{k:<client id>}``). A process is subscribed to the ones with a member
 on it, from the first member's arrival to the last one's departure, and to ``jacws:ctl`` (revocations);
 a message is published once to each of its targets' Redis channels, so a process with no member of
 them receives nothing of it. A message with several targets on one process arrives there once per
@@ -15,6 +15,9 @@ members need (it says it is connected once Redis confirmed them all), then reads
 comings and goings and pings Redis every second, until any of the three fails, for whatever reason, a
 Redis that stops answering without closing the connection included; then the next session starts after
 an exponential backoff (0.1 s doubling up to 1 s). Unlike jac-cloud's listener, it never dies silently.
+
+On a Redis Cluster the same channels are sharded channels (SPUBLISH and SSUBSCRIBE, each served by the primary of
+its slot; see :mod:`.redis_links`): a message travels only to that primary and the processes subscribed there.
 
 Presence and the numbered channel history, which every process shares, are in :mod:`.redis_state`.
 """
@@ -30,13 +33,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline, PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from .base import Relay, Relayed, decode_relayed, encode_relayed
-from .redis_state import OPERATION_TIMEOUT, SharedState
+from .redis_links import Links, connect, open_links
+from .redis_state import OPERATION_TIMEOUT, AnyPipeline, SharedState
 
 __all__ = ["RedisRelay"]
 
@@ -49,8 +52,6 @@ MAX_PENDING_BYTES = 64 << 20
 """Bytes waiting to be published, at most."""
 BATCH = 256
 """Messages published in one pipeline, at most."""
-SUBSCRIBE_CHUNK = 1000
-"""Redis channels named in one SUBSCRIBE or UNSUBSCRIBE command, at most."""
 MAX_SEEN = 10_000
 """Recent multi-target messages remembered to deliver each once."""
 BACKOFF_FIRST = 0.1
@@ -68,7 +69,7 @@ class RedisRelay(SharedState, Relay):
     """Relays through Redis pub/sub, one Redis channel per jacws channel, user and client.
 
     Args:
-        url: ``redis://HOST:PORT[/DB]``.
+        url: ``redis://HOST:PORT[/DB]``, of a single Redis or of any node of a Redis Cluster.
         origin: this process's id (random by default).
         prefix: the start of every Redis channel name of one deployment.
     """
@@ -94,13 +95,14 @@ class RedisRelay(SharedState, Relay):
         self.prefix = prefix
         self.control = f"{prefix}:ctl"
         self.connected = False
+        self.sharded = False  # the Redis is a cluster (known once first reached)
         self.published = 0
         self.received_messages = 0
         self.received_bytes = 0
         self.dropped = 0
         self.reconnects = 0
         self._numbers = itertools.count(1)
-        self._pending: deque[tuple[int, Callable[[Pipeline], object]]] = deque()  # (bytes, queue the command)
+        self._pending: deque[tuple[int, Callable[[AnyPipeline], object]]] = deque()  # (bytes, queue the command)
         self._pending_bytes = 0
         self._wake = asyncio.Event()
         self._wanted: dict[bytes, int] = {}  # Redis channel -> members here (and new members waiting for it)
@@ -109,18 +111,17 @@ class RedisRelay(SharedState, Relay):
         self._subscribed: set[bytes] = set()  # confirmed by Redis in the current session
         self._waiters: list[tuple[frozenset[bytes], asyncio.Future[None]]] = []
         self._up = asyncio.Event()
-        self._answered = asyncio.Event()  # Redis answered the latest probe
         self._backoff = BACKOFF_FIRST
         self._ever_connected = False
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
-        self._client: aioredis.Redis | None = None
+        self._client: aioredis.Redis | RedisCluster | None = None  # made by the first session that reaches Redis
 
     # -- names -------------------------------------------------------------------------------
 
     def topic(self, kind: str, key: str) -> bytes:
         """The Redis channel of one jacws channel, user or client."""
-        return f"{self.prefix}:{_CODES[kind]}:{key}".encode()
+        return f"{self.prefix}:{{{_CODES[kind]}:{key}}}".encode()  # the braces: a cluster hashes what is inside
 
     # -- interest ----------------------------------------------------------------------------
 
@@ -180,14 +181,6 @@ class RedisRelay(SharedState, Relay):
         A Redis that is down at start-up is not an error: the relay keeps retrying and
         ``/healthz`` says it is disconnected.
         """
-        self._client = aioredis.Redis.from_url(
-            self.url,
-            socket_connect_timeout=OPERATION_TIMEOUT,
-            socket_timeout=OPERATION_TIMEOUT,
-            health_check_interval=5,
-            retry_on_timeout=False,
-            retry=Retry(NoBackoff(), 0),  # no hidden retries: our loops notice an outage at once and reconnect
-        )
         self._tasks = [
             asyncio.create_task(self._listen(), name="jacws-relay-listener"),
             asyncio.create_task(self._publish_loop(), name="jacws-relay-publisher"),
@@ -223,14 +216,16 @@ class RedisRelay(SharedState, Relay):
         else:
             topics = tuple(self.topic(kind, key) for key in ids)
         payload = encode_relayed(Relayed(kind, tuple(ids), data, self.origin, next(self._numbers)))
+        sharded = self.sharded
 
-        def command(pipe: Pipeline) -> None:
+        def command(pipe: AnyPipeline) -> None:
+            send = pipe.spublish if sharded else pipe.publish
             for topic in topics:
-                pipe.publish(topic, payload)
+                send(topic, payload)
 
         self._queue(len(payload) * len(topics), command)
 
-    def _queue(self, size: int, command: Callable[[Pipeline], object]) -> None:
+    def _queue(self, size: int, command: Callable[[AnyPipeline], object]) -> None:
         if not self.connected or len(self._pending) >= MAX_PENDING or self._pending_bytes + size > MAX_PENDING_BYTES:
             self.dropped += 1
             return
@@ -257,7 +252,7 @@ class RedisRelay(SharedState, Relay):
                     self._pending_bytes -= size
                 self.published += len(batch)
 
-    async def _publish_batch(self, batch: list[tuple[int, Callable[[Pipeline], object]]]) -> bool:
+    async def _publish_batch(self, batch: list[tuple[int, Callable[[AnyPipeline], object]]]) -> bool:
         client = self._client
         assert client is not None
         for _ in range(2):  # a pooled connection may be stale after an outage: one retry on a fresh one
@@ -295,25 +290,28 @@ class RedisRelay(SharedState, Relay):
             self._backoff = min(self._backoff * 2, BACKOFF_MAX)
 
     async def _session(self) -> None:
-        """One subscription connection: subscribe to every wanted topic, then read, follow interest changes
-        and probe Redis concurrently until one of them ends (each ends only by an error)."""
-        client = self._client
-        assert client is not None
-        pubsub = client.pubsub()
+        """One subscription session: subscribe to every wanted topic, then read each link, follow interest
+        changes and probe Redis concurrently until one of them ends (each ends only by an error)."""
+        if self._client is None:
+            self._client = await connect(self.url, OPERATION_TIMEOUT)
+            self.sharded = isinstance(self._client, RedisCluster)
+        links = await open_links(self._client, self.url, OPERATION_TIMEOUT)
         tasks: list[asyncio.Task[None]] = []
         try:
             self._subscribed = set()
             self._changed.clear()
             self._change.clear()
-            topics = [self.control.encode(), *self._wanted]
-            for start in range(0, len(topics), SUBSCRIBE_CHUNK):
-                chunk = topics[start : start + SUBSCRIBE_CHUNK]
-                await asyncio.wait_for(pubsub.subscribe(*chunk), OPERATION_TIMEOUT)
-            tasks = [
-                asyncio.create_task(self._read(pubsub, frozenset(topics)), name="jacws-relay-reader"),
-                asyncio.create_task(self._sync(pubsub), name="jacws-relay-subscriber"),
-                asyncio.create_task(self._probe(pubsub), name="jacws-relay-probe"),
-            ]
+            for pubsub in links.pubsubs.values():
+                await asyncio.wait_for(pubsub.connect(), OPERATION_TIMEOUT)  # type: ignore[no-untyped-call]
+            topics = frozenset([self.control.encode(), *self._wanted])
+            await links.subscribe(topics, OPERATION_TIMEOUT)
+            for pubsub in links.pubsubs.values():
+                answered = asyncio.Event()
+                tasks.append(
+                    asyncio.create_task(self._read(pubsub, links, topics, answered), name="jacws-relay-reader")
+                )
+                tasks.append(asyncio.create_task(self._probe(pubsub, answered), name="jacws-relay-probe"))
+            tasks.append(asyncio.create_task(self._sync(links), name="jacws-relay-subscriber"))
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if task.cancelled():
@@ -326,26 +324,30 @@ class RedisRelay(SharedState, Relay):
                 task.cancel()
             if tasks:
                 await asyncio.wait(tasks, timeout=OPERATION_TIMEOUT)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pubsub.aclose(), OPERATION_TIMEOUT)
+            await links.aclose(OPERATION_TIMEOUT)
 
-    async def _read(self, pubsub: PubSub, topics: frozenset[bytes]) -> None:
-        """Handle what Redis sends on the subscription; say connected once every topic of the session's
-        start is confirmed."""
-        async for message in pubsub.listen():
+    async def _read(self, pubsub: PubSub, links: Links, topics: frozenset[bytes], answered: asyncio.Event) -> None:
+        """Handle what Redis sends on one link; say connected once every topic of the session's start is
+        confirmed (on every link)."""
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is None:  # a keepalive of the client library
+                continue
             kind = message.get("type")
-            if kind == "message":
+            if kind == "message" or kind == "smessage":
                 self._message(message["channel"], message["data"])
             elif kind == "pong":
-                self._answered.set()
-            elif kind == "subscribe":
+                answered.set()
+            elif kind == "subscribe" or kind == "ssubscribe":
                 self._subscribed.add(message["channel"])
                 if not self.connected and topics <= self._subscribed:
                     self._now_connected()
                 self._settle_waiters()
-            elif kind == "unsubscribe":
-                self._subscribed.discard(message["channel"])
-        raise ConnectionError("subscription ended")
+            elif kind == "unsubscribe" or kind == "sunsubscribe":
+                topic = message["channel"]
+                self._subscribed.discard(topic)
+                if not links.expected_unsubscribe(topic):
+                    raise ConnectionError(f"Redis dropped the subscription to {topic!r} (its slot moved)")
 
     def _now_connected(self) -> None:
         self.connected = True  # every member's subscription is back: say so
@@ -356,31 +358,27 @@ class RedisRelay(SharedState, Relay):
             log.warning("relay reconnected to Redis")
         self._ever_connected = True
 
-    async def _probe(self, pubsub: PubSub) -> None:
-        """Ping Redis on the subscription every ``PROBE_EVERY`` seconds: a Redis that stops answering (a
-        stalled server, a network that drops packets without closing the connection) is noticed within
+    async def _probe(self, pubsub: PubSub, answered: asyncio.Event) -> None:
+        """Ping Redis on one link every ``PROBE_EVERY`` seconds: a Redis that stops answering (a stalled
+        server, a network that drops packets without closing the connection) is noticed within
         ``OPERATION_TIMEOUT`` of a ping, where a read alone would wait forever."""
         while True:
-            self._answered.clear()
+            answered.clear()
             await asyncio.wait_for(pubsub.ping(PROBE), OPERATION_TIMEOUT)
             try:
-                await asyncio.wait_for(self._answered.wait(), OPERATION_TIMEOUT)
+                await asyncio.wait_for(answered.wait(), OPERATION_TIMEOUT)
             except asyncio.TimeoutError:
                 raise ConnectionError(f"Redis did not answer a ping within {OPERATION_TIMEOUT} s") from None
             await asyncio.sleep(PROBE_EVERY)
 
-    async def _sync(self, pubsub: PubSub) -> None:
+    async def _sync(self, links: Links) -> None:
         """Subscribe to what members arriving need, and unsubscribe from what the last ones leaving needed."""
         while True:
             await self._change.wait()
             self._change.clear()
             changed, self._changed = self._changed, set()
-            add = [topic for topic in changed if topic in self._wanted]
-            drop = [topic for topic in changed if topic not in self._wanted]
-            for start in range(0, len(add), SUBSCRIBE_CHUNK):
-                await asyncio.wait_for(pubsub.subscribe(*add[start : start + SUBSCRIBE_CHUNK]), OPERATION_TIMEOUT)
-            for start in range(0, len(drop), SUBSCRIBE_CHUNK):
-                await asyncio.wait_for(pubsub.unsubscribe(*drop[start : start + SUBSCRIBE_CHUNK]), OPERATION_TIMEOUT)
+            await links.subscribe([topic for topic in changed if topic in self._wanted], OPERATION_TIMEOUT)
+            await links.unsubscribe([topic for topic in changed if topic not in self._wanted], OPERATION_TIMEOUT)
 
     def _message(self, channel: bytes, payload: bytes) -> None:
         control = channel == self.control.encode()
@@ -426,6 +424,7 @@ class RedisRelay(SharedState, Relay):
         return {
             "kind": "redis",
             "connected": self.connected,
+            "sharded": self.sharded,
             "published": self.published,
             "received": self.received_messages,
             "received_messages": self.received_messages,

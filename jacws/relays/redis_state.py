@@ -5,9 +5,11 @@ Presence: one Redis hash per channel (``jacws:p:<channel>``: client id to root i
 refreshes a key of its own (``jacws:proc:<origin>``) every third of ``presence_timeout``; members of a process
 whose key expired (it crashed) are left out of answers and removed by the first process that notices.
 
-History: a channel message is numbered by one script per target channel, which increments the channel's offset,
-adds the message to the channel's stream (``jacws:h:<channel>``, about ``history_size`` entries, kept
-``history_seconds`` after the last one) and publishes the copy with its offset.
+History: a channel message is numbered by one script per target channel, which increments the channel's offset
+(``jacws:{c:<channel>}:o``), adds the message to the channel's stream (``jacws:{c:<channel>}:h``, about
+``history_size`` entries, kept ``history_seconds`` after the last one) and publishes the copy with its offset on
+the channel's Redis channel (``jacws:{c:<channel>}``); the three names share a hash tag, so on a Redis Cluster
+they live on one primary, where the script runs.
 """
 
 from __future__ import annotations
@@ -24,20 +26,23 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import RedisError
 
-__all__ = ["OPERATION_TIMEOUT", "SharedState"]
+__all__ = ["OPERATION_TIMEOUT", "AnyPipeline", "SharedState"]
 
 log = logging.getLogger("jacws.relay")
 
 OPERATION_TIMEOUT = 2.0
+
+AnyPipeline = Pipeline | ClusterPipeline
 
 _STAMP = """
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-1', 'd', ARGV[2], 't', ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', KEYS[3], ARGV[1] .. n .. '}\\n' .. ARGV[2])
+redis.call(ARGV[6], KEYS[3], ARGV[1] .. n .. '}\\n' .. ARGV[2])
 return n
 """
 """Number a channel message, keep it in the channel's stream and publish it with its offset, in one step."""
@@ -50,19 +55,27 @@ class SharedState:
     prefix: str
     origin: str
     connected: bool
+    sharded: bool
     presence_timeout: float
     history_size: int
     history_seconds: float
-    _client: aioredis.Redis | None
+    _client: aioredis.Redis | RedisCluster | None
+    _up: asyncio.Event  # set while connected
     _numbers: itertools.count[int]
 
     def topic(self, kind: str, key: str) -> bytes:
         raise NotImplementedError  # the relay's
 
-    def _queue(self, size: int, command: Callable[[Pipeline], object]) -> None:
+    def _queue(self, size: int, command: Callable[[AnyPipeline], object]) -> None:
         raise NotImplementedError  # the relay's
 
     # -- history -------------------------------------------------------------------------
+
+    def _offset_key(self, channel_id: str) -> str:
+        return f"{self.prefix}:{{c:{channel_id}}}:o"  # the channel's Redis channel's hash tag (see topic())
+
+    def _history_key(self, channel_id: str) -> str:
+        return f"{self.prefix}:{{c:{channel_id}}}:h"
 
     def _publish_numbered(self, ids: Sequence[str], data: bytes) -> None:
         """One copy per channel, numbered in Redis (see the module's docstring)."""
@@ -71,10 +84,10 @@ class SharedState:
         ttl = max(1, math.ceil(self.history_seconds)) + 5
         for channel_id in ids:
             prefix = head + b',"c":' + orjson.dumps(channel_id) + b',"f":'
-            keys = (f"{self.prefix}:o:{channel_id}", f"{self.prefix}:h:{channel_id}", self.topic("channel", channel_id))
-            args = (prefix, data, self.history_size, ttl, repr(time.time()))
+            keys = (self._offset_key(channel_id), self._history_key(channel_id), self.topic("channel", channel_id))
+            args = (prefix, data, self.history_size, ttl, repr(time.time()), "SPUBLISH" if self.sharded else "PUBLISH")
 
-            def command(pipe: Pipeline, keys: tuple[Any, ...] = keys, args: tuple[Any, ...] = args) -> None:
+            def command(pipe: AnyPipeline, keys: tuple[Any, ...] = keys, args: tuple[Any, ...] = args) -> None:
                 pipe.eval(_STAMP, 3, *keys, *args)
 
             self._queue(2 * len(data) + len(prefix), command)
@@ -88,14 +101,14 @@ class SharedState:
         if client is None or not self.connected:
             return [], since, False
         try:
-            latest = int(await asyncio.wait_for(client.get(f"{self.prefix}:o:{channel_id}"), OPERATION_TIMEOUT) or 0)
+            latest = int(await asyncio.wait_for(client.get(self._offset_key(channel_id)), OPERATION_TIMEOUT) or 0)
             if since > latest:  # offsets from before the channel's history was forgotten
                 return [], latest, False
             end = latest if until is None else min(until, latest)
             if end <= since:
                 return [], max(end, since), True
             entries = await asyncio.wait_for(
-                client.xrange(f"{self.prefix}:h:{channel_id}", f"{since + 1}-1", f"{end}-1"), OPERATION_TIMEOUT
+                client.xrange(self._history_key(channel_id), f"{since + 1}-1", f"{end}-1"), OPERATION_TIMEOUT
             )
         except (RedisError, OSError, asyncio.TimeoutError):
             return [], since, False
@@ -181,17 +194,18 @@ class SharedState:
 
     async def _heartbeat(self) -> None:
         """Say this process is alive (its members count in presence answers) every third of the timeout."""
-        client = self._client
-        assert client is not None
         key = self._process_key(self.origin)
         ttl = max(1, round(self.presence_timeout))
         while True:
+            await self._up.wait()  # (the client is made once Redis is first reached)
+            client = self._client
+            assert client is not None
             with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(client.set(key, b"1", ex=ttl), OPERATION_TIMEOUT)
             await asyncio.sleep(self.presence_timeout / 3)
 
 
-async def _alive(client: aioredis.Redis, origins: list[str], key: Callable[[str], str]) -> set[str]:
+async def _alive(client: aioredis.Redis | RedisCluster, origins: list[str], key: Callable[[str], str]) -> set[str]:
     """Which of ``origins`` have their process key (refreshed while the process lives)."""
     pipe = client.pipeline(transaction=False)
     for origin in origins:
