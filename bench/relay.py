@@ -2,23 +2,30 @@
 same subscribers on one process; and what the relay brings a third process that has members of another
 channel only (with interest routing: nothing).
 
-Command: ``python bench/relay.py`` (``--subscribers``, ``--events``). There is no bare-``websockets`` baseline
-for a relay; the comparison is one process against two, in the same run. Needs ``redis-server`` on the PATH.
+Command: ``python bench/relay.py`` (``--subscribers``, ``--events``; ``--cluster`` relays through a three-primary
+Redis Cluster with sharded pub/sub instead of one Redis). There is no bare-``websockets`` baseline for a relay; the
+comparison is one process against two, in the same run. Needs ``redis-server`` (and for ``--cluster``
+``redis-cli``) on the PATH.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
 from run import ServerProcess, Workers, fanout_subscribers, percentile, publish_until, split
+from services import RedisClusterServers
 from wsclient import open_client
 
 from jacws.localredis import LocalRedis
@@ -69,24 +76,42 @@ def fan_out(
     }
 
 
+@contextlib.contextmanager
+def redis_url(cluster: bool) -> Iterator[str]:
+    """A throwaway Redis (or Redis Cluster) for the run; its URL."""
+    if not cluster:
+        with LocalRedis() as redis:
+            yield redis.url
+        return
+    with tempfile.TemporaryDirectory(prefix="jacws-bench-cluster-") as folder:
+        servers = RedisClusterServers(Path(folder)).start()
+        try:
+            yield servers.url
+        finally:
+            servers.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--cluster", action="store_true", help="relay through a three-primary Redis Cluster")
     args = parser.parse_args()
-    print(f"jacws relay benchmark · {args.subscribers} subscribers x {args.events} channel messages · 2 cores")
+    through = "a 3-primary Redis Cluster" if args.cluster else "one Redis"
+    print(f"jacws relay benchmark · {args.subscribers} subscribers x {args.events} channel messages · {through}")
     single = ServerProcess("jacws")
     try:
         one = fan_out(single, [single], args.subscribers, args.events)
     finally:
         single.stop()
-    with LocalRedis() as redis:
-        extra = ["--redis-url", redis.url]
+    with redis_url(args.cluster) as url:
+        extra = ["--redis-url", url]
         a, b, c = (ServerProcess("jacws", extra) for _ in range(3))
         try:
             quiet_members = Workers(idle_members, [(c.port, "quiet-room", 20, 30.0)])
             quiet_members.start()
             before = [relay_status(s) for s in (a, b, c)]
+            assert all(status["sharded"] is args.cluster for status in before), before
             two = fan_out(a, [a, b], args.subscribers, args.events)
             after = [relay_status(s) for s in (a, b, c)]
         finally:
