@@ -14,6 +14,7 @@ from .graph import Edge, Node, Root
 from .walkers import Walker, on_entry, on_exit, registry, socket
 
 if TYPE_CHECKING:
+    from .forms import UploadFile
     from .jac import load_jac
     from .localredis import start_redis
     from .server import Server, start
@@ -24,6 +25,7 @@ __all__ = [
     "Node",
     "Root",
     "Server",
+    "UploadFile",
     "Walker",
     "load_jac",
     "on_entry",
@@ -40,7 +42,7 @@ __version__ = "0.1.0"
 # print jacws's warnings (a slow consumer closed, say) under whatever cell runs; `jacws serve` sets up its own.
 logging.getLogger("jacws").addHandler(logging.NullHandler())
 
-_LAZY = {"start": "server", "Server": "server", "load_jac": "jac", "start_redis": "localredis"}
+_LAZY = {"start": "server", "Server": "server", "load_jac": "jac", "start_redis": "localredis", "UploadFile": "forms"}
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,6 +42,7 @@ from .errors import (
     UnknownWalker,
     UserExists,
 )
+from .forms import read_form
 from .notify import HubNotifier
 from .origins import RequestGuard, host_rule
 from .protocol import PUBLIC_ROOT_ID, encode, normalize_node_id, walker_response
@@ -51,6 +53,7 @@ from .websocket_route import WebSocketEndpoint
 
 if TYPE_CHECKING:
     from .runtime import Runtime
+    from .settings import Limits
 
 __all__ = ["JacWSApp", "create_app"]
 
@@ -141,10 +144,18 @@ class JacWSApp:
                 allow_headers=["authorization", "content-type"],
             )
         self._served = served
-        self._limited = BodyLimit(served, settings.limits.max_body_bytes)
+        limits = settings.limits
+        self._limited = BodyLimit(served, limits.max_body_bytes, limits.max_upload_bytes, self._takes_files)
         self._guard = RequestGuard(
-            self._route, host_rule(settings.host, settings.allowed_hosts), settings.allowed_origins
+            self._route, host_rule(settings.host, settings.allowed_hosts), settings.allowed_origins, self._takes_files
         )
+
+    def _takes_files(self, path: str) -> bool:
+        """Whether ``path`` is that of a served walker with file fields (``/walker/{name}[/...]``)."""
+        if not path.startswith("/walker/"):
+            return False
+        cls = self.runtime.registry.get(path[len("/walker/") :].split("/", 1)[0])
+        return cls is not None and bool(cls.__jacws_files__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._guard(scope, receive, send)
@@ -286,20 +297,25 @@ async def call_walker(name: str, rest: str, request: Request) -> Response:
         claims = runtime.tokens.verify(token) if token else None
         method = request.method.lower()
         cls = hub.runner.walker_for(name, "http", claims is None, method)
-        fields, node_id = await _walker_input(cls, method, rest, request)
-        caller = budget_key(claims.root_id if claims else None, client_address(request.scope))
-        admitted = runtime.rest_walkers.enter(caller)
-        if admitted != "ok":
-            return _walkers_busy(admitted, runtime.rest_walkers)
-        notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
-        started = hub.clock()
+        form: FormData | None = None
         try:
-            root_id = claims.root_id if claims else PUBLIC_ROOT_ID
-            reports = await hub.runner.run(cls, fields, root_id, notifier, node_id)
+            fields, node_id, form = await _walker_input(cls, method, rest, request, runtime.settings.limits)
+            caller = budget_key(claims.root_id if claims else None, client_address(request.scope))
+            admitted = runtime.rest_walkers.enter(caller)
+            if admitted != "ok":
+                return _walkers_busy(admitted, runtime.rest_walkers)
+            notifier = HubNotifier(hub, None, Cause("response", "rest", walker=name) if hub.traced else None)
+            started = hub.clock()
+            try:
+                root_id = claims.root_id if claims else PUBLIC_ROOT_ID
+                reports = await hub.runner.run(cls, fields, root_id, notifier, node_id)
+            finally:
+                runtime.rest_walkers.leave(caller)
+                notifier.active = False
+                hub.metrics.walker_ran(hub.clock() - started)
         finally:
-            runtime.rest_walkers.leave(caller)
-            notifier.active = False
-            hub.metrics.walker_ran(hub.clock() - started)
+            if form is not None:  # the uploads' temporary files
+                await form.close()
     except InvalidToken as error:
         return _error(AuthRequired(f"invalid token: {error}"), "walker")
     except MethodNotAllowed as error:
@@ -338,10 +354,19 @@ def create_app(runtime: Runtime) -> JacWSApp:
 
 
 async def _walker_input(
-    cls: type[Walker], method: str, rest: str, request: Request
-) -> tuple[dict[str, Any], str | None]:
+    cls: type[Walker], method: str, rest: str, request: Request, limits: Limits
+) -> tuple[dict[str, Any], str | None, FormData | None]:
+    """The walker's fields (from the JSON body or a form, the query and the path), its start node, and the
+    form to close after the run (for a form body)."""
     specs = cls.__jacws_specs__
-    fields: dict[str, Any] = {} if method in ("get", "head") else await _json_body(request)
+    form: FormData | None = None
+    content_type = request.headers.get("content-type", "").lower()
+    if method in ("get", "head"):
+        fields: dict[str, Any] = {}
+    elif content_type.startswith("multipart/form-data"):
+        fields, form = await read_form(request, cls.__jacws_fields__, limits.max_upload_files)
+    else:
+        fields = await _json_body(request)
     query_fields = (
         set(cls.__jacws_fields__) if method in ("get", "head") or "*" in specs.as_query else set(specs.as_query)
     )
@@ -363,4 +388,4 @@ async def _walker_input(
             if match is None:
                 raise UnknownWalker(f"no route /walker/{cls.__name__}/{rest[:100]}")
             fields.update(match.groupdict())
-    return fields, node_id
+    return fields, node_id, form

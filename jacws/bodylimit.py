@@ -4,7 +4,8 @@ An ASGI middleware. A request whose ``Content-Length`` is over the limit is answ
 without reading a byte of its body; any other body (chunked, or announced shorter than it is) is
 read up to the limit and answered ``413`` as soon as it goes past, so no request ever holds more
 than ``limit`` bytes. The app then reads the body it was given, whole. Websockets pass untouched
-(their frames have a limit of their own).
+(their frames have a limit of their own). File uploads (``multipart/form-data`` bodies for a walker that
+takes files) have a limit of their own, ``upload_limit``.
 """
 
 from __future__ import annotations
@@ -24,19 +25,30 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyLimit:
-    """Answer ``413 body_too_large`` to HTTP requests whose body is over ``limit`` bytes."""
+    """Answer ``413 body_too_large`` to HTTP requests whose body is over ``limit`` bytes (``upload_limit`` for
+    a walker's file upload)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        upload_limit: int | None = None,
+        takes_files: Callable[[str], bool] = lambda path: False,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.upload_limit = limit if upload_limit is None else upload_limit
+        self.takes_files = takes_files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = _is_form(scope) and self.takes_files(scope.get("path", ""))
+        limit = self.upload_limit if upload else self.limit
         announced = _content_length(scope)
-        if announced is not None and announced > self.limit:
-            await self._refuse(send)
+        if announced is not None and announced > limit:
+            await self._refuse(send, limit, upload)
             return
         chunks: list[bytes] = []
         size = 0
@@ -46,8 +58,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit, upload)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -64,10 +76,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        payload = orjson.dumps(
-            {"error": f"request body too large: the limit is {self.limit} bytes", "code": "body_too_large"}
-        )
+    async def _refuse(self, send: Send, limit: int, upload: bool) -> None:
+        what = "upload too large (max_upload_bytes)" if upload else "request body too large"
+        payload = orjson.dumps({"error": f"{what}: the limit is {limit} bytes", "code": "body_too_large"})
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
@@ -85,3 +96,11 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _is_form(scope: Scope) -> bool:
+    """Whether the body is ``multipart/form-data``."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bytes(value).lower().startswith(b"multipart/form-data")
+    return False

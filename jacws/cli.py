@@ -14,40 +14,21 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 from .addresses import Networks
 from .auth import check_secret
 from .errors import JacWSError
+from .reload import serve_with_reload
 from .runtime import build
 from .server import bind_socket
 from .settings import Settings, load_or_create_secret, read_secret_file
 from .stores import store_location
+from .walker_files import load_file, load_walkers
 from .walkers import registry
 
 __all__ = ["load_walkers", "main", "playground_command"]
 
 log = logging.getLogger("jacws")
-
-
-def load_walkers(path: str | Path) -> ModuleType:
-    """Import a Python file; every walker class it defines joins the registry.
-
-    Raises:
-        FileNotFoundError: there is no such file.
-    """
-    file = Path(path).resolve()
-    if not file.is_file():
-        raise FileNotFoundError(f"no such walker file: {path}")
-    name = file.stem if file.stem.isidentifier() else "jacws_walkers"
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(file.parent))
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--policy", choices=["open", "authenticated"], default=None, help="publish policy")
     serve.add_argument("--redis-url", default=None, help="redis://HOST:PORT shared by every process (JACWS_REDIS_URL)")
     serve.add_argument("--workers", type=int, default=1, help="server processes on this port (needs --redis-url)")
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when the file, or a .py or .jac file next to it, changes (for development; clients see 1012)",
+    )
     serve.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
     serve.add_argument(
         "--trusted-proxy",
@@ -160,7 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "Jac walkers run in one process: jaclang caches its graph in the process that serves it "
                 "(drop --workers)"
             )
-        source = _load(args.file, jac)
+        if args.reload and args.workers > 1:
+            raise ValueError("--reload serves one process: drop --workers")
+        if args.reload:  # each server process loads the file afresh; this one only watches it
+            if not Path(args.file).is_file():
+                raise FileNotFoundError(f"no such walker file: {args.file}")
+            settings = _check_deployment(settings, 1)
+            sock = bind_socket(settings.host, settings.port)
+            log.info("serving %s on http://%s:%d, reloading on changes", args.file, settings.host, settings.port)
+            return serve_with_reload(args.file, jac, settings, sock)
+        source = load_file(args.file, jac)
         settings = _check_deployment(settings, args.workers)
         sock = bind_socket(settings.host, settings.port)
     except (JacWSError, OSError, ImportError, ValueError) as error:
@@ -173,16 +168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _supervise(settings, sock, args.workers)
     _serve(settings, sock)
     return 0
-
-
-def _load(file: str, jac: bool) -> str:
-    """Load the walkers of a Python or Jac file; return the file's path."""
-    if jac:
-        from .jac import load_jac
-
-        load_jac(file)
-        return str(Path(file).resolve())
-    return str(load_walkers(file).__file__)
 
 
 def _check_deployment(settings: Settings, workers: int) -> Settings:

@@ -32,7 +32,7 @@ from .errors import ClientClosed, JacWSError
 from .extcalls import ExtensionCalls
 from .inbox import Inbox, Message, Sent, WalkerCall
 from .normalize import token_email
-from .rest import http_json, login, register
+from .rest import RestCalls, login, register
 from .trace import TRACE_HEADER, ConnectionTrace, close_trace, may_trace, open_trace
 
 __all__ = [
@@ -74,7 +74,7 @@ class _LoopThread:
             return cls._loop
 
 
-class Client(ExtensionCalls):
+class Client(ExtensionCalls, RestCalls):
     """A simulated websocket client; every method is a plain, quick, synchronous call.
 
     Args:
@@ -358,16 +358,6 @@ class Client(ExtensionCalls):
         self.token = token if info.get("root_id") != "n::000000000000000000000001" else None
         self.email = email if self.token else None
         return info
-
-    def logout(self) -> Any:
-        """Revoke this client's token everywhere (``POST /user/logout``); the socket turns anonymous."""
-        answer = http_json(self.base_url + "/user/logout", {}, self.token, self.timeout)
-        return answer
-
-    def rest(self, walker: str, node: str | None = None, **fields: Any) -> Any:
-        """Call a walker over REST with this client's token; return the JSON answer."""
-        path = f"/walker/{walker}" + (f"/{node}" if node else "")
-        return http_json(self.base_url + path, fields, self.token, self.timeout)
 
     # -- receiving -------------------------------------------------------------------
 

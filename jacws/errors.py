@@ -130,6 +130,12 @@ class InvalidEvent(ClientError):
     http_status = 422
 
 
+class FilesNeedRest(ClientError):
+    """A walker with file fields was called over the socket: files travel over REST only."""
+
+    code = "files_need_rest"
+
+
 class UnknownWalker(ClientError):
     """No walker of that name is served over this transport."""
 

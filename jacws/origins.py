@@ -9,7 +9,10 @@
   so no other web page can open a socket or fire a REST call with the user's browser; clients that are
   not browsers send no ``Origin`` and are not concerned;
 - a request body must be ``application/json`` (``415 unsupported_media_type``): the forms and
-  ``text/plain`` posts any page can send without asking are refused.
+  ``text/plain`` posts any page can send without asking are refused. The one exception is
+  ``multipart/form-data`` to a walker that takes files (``takes_files``), how files reach it; a form another
+  page submits carries that page's ``Origin`` and is refused by the check above, and walkers take tokens
+  from a header no form sets.
 
 Cross-origin reads for ``allowed_origins`` (the CORS headers and preflights) are Starlette's
 ``CORSMiddleware``, set up by :func:`jacws.app.create_app`.
@@ -82,12 +85,20 @@ class RequestGuard:
         app: the application behind the guard.
         hosts: names accepted besides loopback ones (None: any name); see :func:`host_rule`.
         origins: origins accepted besides the server's own (``"https://app.example.com"``; ``"*"`` for any).
+        takes_files: whether a request path is that of a walker with file fields (``multipart/form-data``).
     """
 
-    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None, origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        hosts: frozenset[str] | None,
+        origins: Iterable[str] = (),
+        takes_files: Callable[[str], bool] = lambda path: False,
+    ) -> None:
         self.app = app
         self.hosts = hosts
         self.origins = frozenset(origin.rstrip("/").lower() for origin in origins)
+        self.takes_files = takes_files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -131,7 +142,8 @@ class RequestGuard:
             return _answer(403, "origin_not_allowed", f"pages from {origin} may not use this server")
         if scope["type"] == "http" and scope.get("method") in BODY_METHODS and (has_body or content_type):
             media = (content_type or "").split(";", 1)[0].strip().lower()
-            if media != "application/json":
+            files = media == "multipart/form-data" and self.takes_files(str(scope.get("path", "")))
+            if media != "application/json" and not files:
                 return _answer(415, "unsupported_media_type", "send the request body as application/json")
         return None
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .errors import AuthRequired, MethodNotAllowed, UnknownWalker
+from .errors import AuthRequired, FilesNeedRest, MethodNotAllowed, UnknownWalker
 from .graph_session import GraphSession
 from .notify import Notifier
 from .stores import Store
@@ -47,6 +47,7 @@ class Runner:
             UnknownWalker: no such walker, a private one, or one not served over this transport.
             MethodNotAllowed: an HTTP method its specs do not list.
             AuthRequired: it needs a logged-in user and the caller is anonymous.
+            FilesNeedRest: it takes files and ``transport`` is the socket.
         """
         cls = self.registry.get(name)
         specs = cls.__jacws_specs__ if cls is not None else None
@@ -58,6 +59,11 @@ class Runner:
             raise MethodNotAllowed(f"walker {name} accepts {allowed}")
         if specs.auth and anonymous:
             raise AuthRequired(f"walker {name} requires a logged-in user")
+        if transport == "websocket" and cls.__jacws_files__:
+            files = ", ".join(cls.__jacws_files__)
+            raise FilesNeedRest(
+                f"walker {name} takes files ({files}): call it over REST, POST /walker/{name} with multipart/form-data"
+            )
         return cls
 
     async def run(

@@ -217,21 +217,25 @@ def uvicorn_config(app: Any, settings: Settings, ws: Any = None, **extra: Any) -
 
 
 class UvicornServer(uvicorn.Server):
-    """uvicorn's server around one runtime, closing our sockets with 1001 (not uvicorn's 1012) before it
-    shuts down; ``ready`` is set once it accepts connections."""
+    """uvicorn's server around one runtime, closing our sockets with the code and reason ``closing()`` gives
+    (1001, or 1012 when ``jacws serve --reload`` replaces it) before it shuts down; ``ready`` is set once it
+    accepts connections."""
 
     def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
         super().__init__(config)
         self.runtime = runtime
         self.hub = runtime.hub
         self.ready = threading.Event()
+        self.closing: Callable[[], tuple[int, str]] = lambda: (1001, "server shutdown")
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         self.ready.set()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.hub.close_all(1001, "server shutdown", timeout=5)  # through the hub, whatever the protocol
+        for server in self.servers:  # stop accepting first: a client reconnecting after our close frame
+            server.close()  # reaches another process on a shared socket (jacws serve --reload), not this one
+        await self.hub.close_all(*self.closing(), timeout=5)  # through the hub, whatever the protocol
         await super().shutdown(sockets)
 
 

@@ -60,8 +60,10 @@ class Limits:
     waits too (``429`` with ``Retry-After``).
 
     HTTP requests (:mod:`jacws.httpguard`, :mod:`jacws.bodylimit`): ``max_body_bytes`` bounds a body
-    (``413``), ``max_header_bytes`` a request's headers (``431``), ``header_timeout`` the time they may
-    take to arrive (``408``); every TCP connection, HTTP or websocket, counts toward ``max_connections``.
+    (``413``), ``max_upload_bytes`` a walker's ``multipart/form-data`` body with its files (``413``) and
+    ``max_upload_files`` the files in it, ``max_header_bytes`` a request's headers (``431``),
+    ``header_timeout`` the time they may take to arrive (``408``); every TCP connection, HTTP or websocket,
+    counts toward ``max_connections``.
     """
 
     max_frame_bytes: int = 1 << 20
@@ -91,6 +93,8 @@ class Limits:
     login_failures_per_address: int = 30
     login_window: float = 60.0
     max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 16 << 20
+    max_upload_files: int = 32
     max_header_bytes: int = 64 << 10
     header_timeout: float = 10.0
 

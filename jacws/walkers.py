@@ -39,6 +39,7 @@ from .memory import reclaim_after
 from .notify import Notifier, current_notifier, socket
 from .protocol import encode
 from .specs import Specs
+from .uploads import FileKind, file_fields
 
 __all__ = [
     "Notifier",
@@ -104,6 +105,7 @@ class Walker:
 
     __jacws_model__: ClassVar[type[pydantic.BaseModel]]
     __jacws_fields__: ClassVar[dict[str, tuple[Any, Any]]] = {}
+    __jacws_files__: ClassVar[dict[str, FileKind]] = {}  # its file fields: "file" or "files" (a list)
     __jacws_specs__: ClassVar[Specs] = Specs()
     __jacws_abilities__: ClassVar[tuple[Ability, ...]] = ()
 
@@ -122,6 +124,7 @@ class Walker:
         if clash:
             raise SpecsError(f"walker {name} uses reserved names {clash} as fields")
         cls.__jacws_fields__ = fields
+        cls.__jacws_files__ = file_fields(fields)
         for field_name, (_, default) in fields.items():
             if field_name in cls.__dict__ and default is not ...:
                 delattr(cls, field_name)
@@ -266,7 +269,7 @@ def describe_walker(cls: type[Walker]) -> dict[str, Any]:
     for name, (annotation, default) in cls.__jacws_fields__.items():
         entry: dict[str, Any] = {
             "name": name,
-            "type": _type_label(annotation),
+            "type": cls.__jacws_files__.get(name) or _type_label(annotation),
             "required": default is ...,
             "schema": properties.get(name, {}),
         }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from typing import Any
 
-from jacws import Node, Root, Walker, on_entry, on_exit, socket
+from jacws import Node, Root, UploadFile, Walker, on_entry, on_exit, socket
 
 
 class Note(Node):
@@ -272,3 +273,44 @@ class t_many(Walker):
     def start(self, here: Root) -> None:
         for n in range(self.count):
             here.connect(Note(text=f"note {n}"))
+
+
+class t_upload(Walker):
+    """One file and two text fields, over REST (the socket refuses it: files need REST)."""
+
+    file: UploadFile
+    note: str = ""
+    copies: int = 1
+
+    class __specs__:
+        methods = ["websocket", "post"]
+
+    @on_entry(Root)
+    async def enter(self, here: Root) -> None:
+        data = await self.file.read()
+        self.report(
+            {
+                "name": self.file.filename,
+                "type": self.file.content_type,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "note": self.note,
+                "copies": self.copies,
+            }
+        )
+
+
+class t_uploads(Walker):
+    """Several files (and maybe none), read by a plain ability in a worker thread."""
+
+    files: list[UploadFile]
+    tag: str | None = None
+
+    class __specs__:
+        methods = ["post"]
+        auth = False
+
+    @on_entry(Root)
+    def enter(self, here: Root) -> None:
+        self.report([{"name": f.filename, "bytes": f.file.read().decode()} for f in self.files])
+        self.report(self.tag)

@@ -251,3 +251,34 @@ def test_a_page_of_another_origin_in_a_real_browser_reaches_nothing(chromium: Br
     with httpx.Client(base_url=server.url, timeout=5) as http:  # nothing was registered by the page
         login = http.post("/user/login", json={"email": "drive-by@example.com", "password": "s3cret-pass"})
         assert login.status_code == 400
+
+
+def test_a_walker_that_takes_files_gets_a_file_picker_and_runs_over_rest(chromium: Browser, server: Server) -> None:
+    errors: list[str] = []
+    page = open_page(chromium, server.url, errors)
+    connect_anonymously(page)
+    page.locator("#tabs button", has_text="walker").first.click()
+    walker = page.get_by_test_id("walker-name")
+    expect(walker.locator("option[value=t_uploads]")).to_have_text("t_uploads (files, REST)")
+    walker.select_option("t_uploads")
+    picker = page.locator("[data-testid=field-files]")
+    expect(picker).to_have_attribute("type", "file")
+    expect(picker).to_have_attribute("multiple", "")
+    expect(page.locator("#walker-response")).to_be_hidden()  # a REST call always answers
+    picker.set_input_files(
+        [
+            {"name": "one.txt", "mimeType": "text/plain", "buffer": b"first file"},
+            {"name": "two.txt", "mimeType": "text/plain", "buffer": b"second file"},
+        ]
+    )
+    page.locator("[data-testid=field-tag]").fill("picked")
+    page.get_by_test_id("send-walker").click()
+    expect(page.get_by_test_id("walker-rtt")).to_have_text(re.compile(r"\d+ ms over REST"), timeout=WAIT)
+    inbox = page.get_by_test_id("inbox")
+    expect(inbox).to_contain_text('{"name":"one.txt","bytes":"first file"},{"name":"two.txt"', timeout=WAIT)
+    expect(inbox).to_contain_text('"picked"')
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-file-walker.png"))
+    walker.select_option("t_echo")  # back to a socket walker: text fields and the response box again
+    expect(page.locator("#walker-response")).to_be_visible()
+    assert errors == []

@@ -409,3 +409,30 @@ def test_a_jac_walker_keeps_its_changes_only_when_it_answers_success_whatever_th
 def memos(nodes: list[Any], root_id: str) -> int:
     """How many nodes besides the root (which a first run creates)."""
     return sum(1 for node in nodes if node.id != root_id)
+
+
+def test_a_jac_walker_takes_files_over_rest_and_the_socket_refuses_it(server: Server) -> None:
+    source = (
+        "import from fastapi { UploadFile }\n\n"
+        "walker j_upload {\n"
+        "    has file: UploadFile;\n"
+        '    has note: str = "";\n'
+        "    can e with `root entry {\n"
+        "        data = self.file.file.read();\n"
+        '        report {"name": self.file.filename, "type": self.file.content_type, "size": len(data), '
+        '"note": self.note};\n'
+        "    }\n"
+        '    class __specs__ { has methods: list = ["post", "websocket"]; has auth: bool = False; }\n'
+        "}\n"
+    )
+    (walker,) = load_jac(source=source, name="uploads")
+    try:
+        assert walker.__jacws_files__ == {"file": "file"}
+        files = {"file": ("notes.txt", b"twelve bytes", "text/plain")}
+        answer = httpx.post(server.url + "/walker/j_upload", files=files, data={"note": "jac"}, timeout=TIMEOUT)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["reports"] == [{"name": "notes.txt", "type": "text/plain", "size": 12, "note": "jac"}]
+        with WS(server.ws_url) as ws:
+            assert ws.call("j_upload")["code"] == "files_need_rest"
+    finally:
+        registry.unregister("j_upload")

@@ -486,3 +486,51 @@ def test_a_card_joins_a_channel_and_asks_who_is_there(jupyterlab: JupyterLab, ch
         expect(status).to_have_text("on channels: lobby", timeout=5_000)
     finally:
         context.close()
+
+
+FILE_WALKER_CELL = """
+from jacws import UploadFile
+
+
+class count_bytes(Walker):
+    upload: UploadFile
+    note: str = ""
+
+    class __specs__:
+        methods = ["post"]
+        auth = False
+
+    @on_entry(Root)
+    async def count(self, here: Root) -> None:
+        self.report({"file": self.upload.filename, "bytes": len(await self.upload.read()), "note": self.note})
+
+
+Playground(server, [guest])
+"""
+
+
+def test_a_card_picks_files_for_a_walker_that_takes_them(jupyterlab: JupyterLab, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
+    try:
+        page = context.new_page()
+        open_notebook(page, jupyterlab, "01_quickstart.ipynb")
+        run_new_cell(page, FILE_WALKER_CELL)
+        card = page.locator(".jacws-card").last
+        card.scroll_into_view_if_needed()
+        walker = card.get_by_label("walker", exact=True)
+        expect(walker.locator("option[value=count_bytes]")).to_have_text("count_bytes (files, REST)")
+        walker.select_option("count_bytes")
+        picker = card.get_by_label("upload")
+        expect(picker).to_have_attribute("type", "file")
+        picker.set_input_files({"name": "data.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n"})
+        card.get_by_label("note").fill("from the card")
+        expect(card.locator(".jacws-curl")).to_contain_text("-F 'upload=@data.csv' -F 'note=from the card'")
+        card.get_by_role("button", name="run walker").click()
+        status = card.locator(".jacws-status")
+        expect(status).to_have_text(
+            'count_bytes over REST answered: [{"file":"data.csv","bytes":8,"note":"from the card"}]', timeout=10_000
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        card.screenshot(path=str(ARTIFACTS / "jupyterlab-01-card-files.png"))
+    finally:
+        context.close()

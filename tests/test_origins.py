@@ -111,3 +111,12 @@ def test_which_names_a_server_answers_to_depends_on_where_it_listens() -> None:
     assert host_rule("127.0.0.1", None, {"JUPYTERHUB_SERVICE_PREFIX": "/user/a/"}) is None  # behind the hub's proxy
     assert host_rule("0.0.0.0", ["App.Example.com"], {}) == frozenset({"app.example.com"})
     assert host_rule("127.0.0.1", ["*"], {}) is None
+
+
+def test_only_walkers_that_take_files_accept_forms_and_only_from_their_own_pages(guarded: Server) -> None:
+    upload = {"file": ("x.txt", b"x", "text/plain")}
+    with httpx.Client(base_url=guarded.url, timeout=TIMEOUT) as http:
+        foreign = http.post("/walker/t_uploads", files=upload, headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 403 and foreign.json()["code"] == "origin_not_allowed"
+        assert http.post("/walker/t_echo", files=upload).status_code == 415  # no file fields: JSON only
+        assert http.post("/walker/t_uploads", files={"files": ("x.txt", b"x")}).status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import threading
 import time
@@ -397,3 +399,28 @@ def test_an_extension_event_sent_is_named_by_its_type_in_the_timeline(playground
     alice.join(["t-room"])
     play.flush()
     assert ("out", "notification", "join", "channels t-room") in entries(card)
+
+
+def test_a_card_runs_a_walker_that_takes_files_over_rest_with_the_picked_files(playground_server: Server) -> None:
+    alice = playground_server.client(user="w-files@example.com")
+    card = Playground(playground_server, [alice]).card(alice)
+    entry = next(w for w in card.walkers if w["name"] == "t_upload")  # a REST walker with files is listed
+    assert [f["type"] for f in entry["fields"]][:1] == ["file"]
+    picked = {"name": "notes.txt", "type": "text/plain", "data": base64.b64encode(b"picked in the browser").decode()}
+    action = {"action": "walker", "walker": "t_upload", "fields": {"note": "from the card", "copies": "2"}}
+    card.act({**action, "files": {"file": [picked]}, "response": True})
+    assert card.status["level"] == "ok", card.status
+    assert card.status["text"].startswith("t_upload over REST answered: ")
+    reports = orjson.loads(card.status["text"].removeprefix("t_upload over REST answered: "))
+    assert reports == [
+        {
+            "name": "notes.txt",
+            "type": "text/plain",
+            "size": 21,
+            "sha256": hashlib.sha256(b"picked in the browser").hexdigest(),
+            "note": "from the card",
+            "copies": 2,
+        }
+    ]
+    card.act({**action, "files": {}, "response": True})  # no file picked: the server's field error
+    assert card.status["level"] == "error" and "file" in card.status["text"]

@@ -167,7 +167,7 @@ function data(textarea) {
 
 function walkerContext() {
   const context = {};
-  for (const input of $("walker-fields").querySelectorAll("input")) {
+  for (const input of $("walker-fields").querySelectorAll("input:not([type=file])")) {
     if (input.value === "") continue;
     if (input.dataset.type === "str") context[input.name] = input.value;
     else {
@@ -181,8 +181,36 @@ function walkerContext() {
   return context;
 }
 
+function selectedWalker() {
+  return page.walkers.find((walker) => walker.name === $("walker-name").value);
+}
+
+function takesFiles(walker) {
+  return Boolean(walker) && walker.fields.some((field) => field.type === "file" || field.type === "files");
+}
+
+// A walker with file fields runs over REST (files never travel on the socket): a multipart POST with the
+// picked files and the other fields as text, its answer shown in the inbox like a socket's.
+async function runWithFiles(walker) {
+  const form = new FormData();
+  for (const input of $("walker-fields").querySelectorAll("input")) {
+    if (input.type === "file") for (const file of input.files) form.append(input.name, file, file.name);
+    else if (input.value !== "") form.append(input.name, input.value);
+  }
+  const headers = page.token ? { Authorization: `Bearer ${page.token}` } : {};
+  const started = performance.now();
+  $("walker-rtt").textContent = "uploading…";
+  const answer = await fetch(`walker/${encodeURIComponent(walker.name)}`, { method: "POST", body: form, headers });
+  const body = await answer.json();
+  $("walker-rtt").textContent = `${Math.round(performance.now() - started)} ms over REST`;
+  addToInbox(body);
+  if (!answer.ok) throw new Error(body.error || `HTTP ${answer.status}`);
+}
+
 const senders = {
   walker() {
+    const walker = selectedWalker();
+    if (takesFiles(walker)) return runWithFiles(walker);
     const response = $("walker-response").checked;
     const event = { type: "walker", walker: $("walker-name").value, context: walkerContext(), response };
     if (response) {
@@ -203,15 +231,23 @@ const senders = {
 };
 
 function showWalkerFields() {
-  const entry = page.walkers.find((walker) => walker.name === $("walker-name").value);
+  const entry = selectedWalker();
   const fields = $("walker-fields");
   fields.replaceChildren();
+  $("walker-response").closest("label").style.display = takesFiles(entry) ? "none" : ""; // REST always answers
   for (const field of entry ? entry.fields : []) {
     const label = document.createElement("label");
     const input = document.createElement("input");
     input.name = field.name;
     input.dataset.type = field.type;
     input.dataset.testid = `field-${field.name}`;
+    if (field.type === "file" || field.type === "files") {
+      input.type = "file";
+      input.multiple = field.type === "files";
+      label.append(`${field.name} `, input);
+      fields.append(label);
+      continue;
+    }
     input.placeholder = field.type + (field.required ? "" : " (optional)");
     if (field.default !== undefined && field.default !== null) {
       input.value = typeof field.default === "string" ? field.default : JSON.stringify(field.default);
@@ -223,9 +259,12 @@ function showWalkerFields() {
 
 async function loadWalkers() {
   const answer = await fetch("walkers");
-  page.walkers = (await answer.json()).walkers.filter((walker) => walker.websocket);
+  // Socket walkers, and walkers that take files over REST (POST); those run with an upload.
+  const usable = (walker) => walker.websocket || (takesFiles(walker) && walker.methods.includes("post"));
+  page.walkers = (await answer.json()).walkers.filter(usable);
   const select = $("walker-name");
-  select.replaceChildren(...page.walkers.map((walker) => new Option(walker.name, walker.name)));
+  const label = (walker) => (takesFiles(walker) ? `${walker.name} (files, REST)` : walker.name);
+  select.replaceChildren(...page.walkers.map((walker) => new Option(label(walker), walker.name)));
   showWalkerFields();
   $("chat-seed").hidden = !page.walkers.some((walker) => walker.name === "send_chat_to_group");
 }

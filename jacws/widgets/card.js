@@ -62,6 +62,14 @@ function copyButton(text, what) {
   return button;
 }
 
+// A file's content in base64 (the kernel gets it through the widget's messages).
+async function base64Of(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let start = 0; start < bytes.length; start += 0x8000) binary += String.fromCharCode(...bytes.subarray(start, start + 0x8000));
+  return btoa(binary);
+}
+
 // The value a form field sends: text as-is for str fields, else JSON when it parses (as the kernel does).
 function fieldValue(text, type) {
   if (type === "str") return text;
@@ -175,6 +183,7 @@ function render({ model, el: host }) {
   const walkerSelect = el("select", { class: "jacws-walker-name", "aria-label": "walker" });
   const fieldsBox = el("div", { class: "jacws-fields" });
   const responseBox = el("input", { type: "checkbox", checked: true });
+  const responseLabel = el("label", { class: "jacws-check" }, responseBox, "answer with response");
   const runButton = el("button", { type: "button", class: "jacws-primary" }, "run walker");
   const frameBox = el("pre", { class: "jacws-snippet jacws-frame" });
   const curlBox = el("pre", { class: "jacws-snippet jacws-curl" });
@@ -185,16 +194,31 @@ function render({ model, el: host }) {
     return model.get("walkers").find((w) => w.name === walkerSelect.value);
   }
 
+  const isFile = (spec) => spec.type === "file" || spec.type === "files";
+  const takesFiles = (entry) => Boolean(entry) && entry.fields.some(isFile);
+
   function walkerFields() {
     const fields = {};
-    for (const [spec, input] of fieldInputs) if (input.value !== "") fields[spec.name] = input.value;
+    for (const [spec, input] of fieldInputs) if (!isFile(spec) && input.value !== "") fields[spec.name] = input.value;
     return fields;
+  }
+
+  // The picked files of each file field, read in the browser and sent to the kernel in base64.
+  async function walkerFiles() {
+    const files = {};
+    for (const [spec, input] of fieldInputs) {
+      if (!isFile(spec)) continue;
+      files[spec.name] = await Promise.all(
+        Array.from(input.files, async (file) => ({ name: file.name, type: file.type, data: await base64Of(file) })),
+      );
+    }
+    return files;
   }
 
   function drawWalkerForm() {
     const walkers = model.get("walkers");
     const current = walkerSelect.value;
-    walkerSelect.replaceChildren(...walkers.map((w) => el("option", { value: w.name }, w.name)));
+    walkerSelect.replaceChildren(...walkers.map((w) => el("option", { value: w.name }, takesFiles(w) ? `${w.name} (files, REST)` : w.name)));
     if (walkers.some((w) => w.name === current)) walkerSelect.value = current;
     drawFields();
   }
@@ -203,7 +227,16 @@ function render({ model, el: host }) {
     const entry = walkerEntry();
     fieldInputs = [];
     fieldsBox.replaceChildren();
+    responseLabel.hidden = takesFiles(entry); // a REST call always answers
     for (const spec of entry ? entry.fields : []) {
+      if (isFile(spec)) {
+        const picker = el("input", { type: "file", "aria-label": spec.name });
+        picker.multiple = spec.type === "files";
+        picker.addEventListener("change", drawSnippets);
+        fieldInputs.push([spec, picker]);
+        fieldsBox.appendChild(el("label", { class: "jacws-field" }, el("span", {}, spec.name), picker));
+        continue;
+      }
       const initial = spec.default === undefined || spec.default === null ? "" : typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default);
       const input = el("input", { type: "text", placeholder: spec.type + (spec.required ? " (required)" : ""), "aria-label": spec.name });
       input.value = initial;
@@ -223,7 +256,16 @@ function render({ model, el: host }) {
     }
     snippets.hidden = false;
     const context = {};
-    for (const [spec, input] of fieldInputs) if (input.value !== "") context[spec.name] = fieldValue(input.value, spec.type);
+    for (const [spec, input] of fieldInputs) if (!isFile(spec) && input.value !== "") context[spec.name] = fieldValue(input.value, spec.type);
+    if (takesFiles(entry)) {
+      frameBox.textContent = "files travel over REST only: the card posts a multipart form";
+      const parts = fieldInputs.map(([spec, input]) =>
+        isFile(spec) ? Array.from(input.files, (f) => `-F ${shellQuote(`${spec.name}=@${f.name}`)}`).join(" ") || `-F ${spec.name}=@FILE` : input.value !== "" ? `-F ${shellQuote(`${spec.name}=${input.value}`)}` : "",
+      );
+      const auth = model.get("identity") && model.get("identity") !== "anonymous" ? ' -H "Authorization: Bearer $TOKEN"' : "";
+      curlBox.textContent = `curl -X POST ${model.get("base_url")}/walker/${entry.name}${auth} ${parts.filter(Boolean).join(" ")}`;
+      return;
+    }
     const frame = { type: "walker", walker: entry.name, context, response: responseBox.checked };
     frameBox.textContent = JSON.stringify(frame);
     const base = model.get("base_url");
@@ -242,7 +284,10 @@ function render({ model, el: host }) {
 
   walkerSelect.addEventListener("change", drawFields);
   responseBox.addEventListener("change", drawSnippets);
-  runButton.addEventListener("click", () => act({ action: "walker", walker: walkerSelect.value, fields: walkerFields(), response: responseBox.checked }));
+  runButton.addEventListener("click", async () => {
+    const files = takesFiles(walkerEntry()) ? await walkerFiles() : {};
+    act({ action: "walker", walker: walkerSelect.value, fields: walkerFields(), response: responseBox.checked, files });
+  });
   snippets.append(
     el("div", { class: "jacws-snippet-head" }, el("span", {}, "socket frame"), copyButton(() => frameBox.textContent, "the socket frame")),
     frameBox,
@@ -252,7 +297,7 @@ function render({ model, el: host }) {
   walkerPane.append(
     el("label", { class: "jacws-field" }, el("span", {}, "walker"), walkerSelect),
     fieldsBox,
-    el("div", { class: "jacws-row" }, el("label", { class: "jacws-check" }, responseBox, "answer with response"), runButton),
+    el("div", { class: "jacws-row" }, responseLabel, runButton),
     snippets,
   );
 

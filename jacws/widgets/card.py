@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import urllib.request
 from collections import OrderedDict, deque
@@ -18,6 +19,7 @@ from ..client import Client, ClientState, Message, Sent
 from ..errors import JacWSError
 from ..flows import KINDS, as_json
 from ..protocol import PUBLIC_ROOT_ID
+from ..rest import FileValue
 from ..traffic import Traffic
 from .timeline import Entry, Item, one_line, progress_of, sent_kind
 from .updates import WIDGETS_LOCK, UpdateQueue, locked
@@ -115,7 +117,7 @@ class ClientCard(anywidget.AnyWidget):
         with WIDGETS_LOCK:
             self.name = client.name
             self.base_url = client.base_url
-            self.walkers = [w for w in catalogue if w.get("websocket")]
+            self.walkers = [w for w in catalogue if w.get("websocket") or (_takes_files(w) and "post" in w["methods"])]
             self.status = {}
             self._apply([("state", None)])
         self.observe(self._on_filter, "filter")
@@ -341,7 +343,8 @@ class ClientCard(anywidget.AnyWidget):
         client = self.client
         kind = action.get("action")
         if kind == "walker":
-            return self._run_walker(str(action.get("walker") or ""), action.get("fields") or {}, action.get("response"))
+            name, fields = str(action.get("walker") or ""), action.get("fields") or {}
+            return self._run_walker(name, fields, action.get("response"), action.get("files") or {})
         if kind == "send":
             ids, data = str(action.get("ids") or ""), str(action.get("data") or "")
             return self._send_message(str(action.get("kind")), ids, data)
@@ -383,12 +386,20 @@ class ClientCard(anywidget.AnyWidget):
         channels = client.join(ids, presence=presence) if kind == "join" else client.leave(ids)
         return "on channels: " + (", ".join(channels) or "none")
 
-    def _run_walker(self, walker: str, fields: dict[str, Any], response: Any) -> str:
+    def _run_walker(self, walker: str, fields: dict[str, Any], response: Any, files: dict[str, Any]) -> str:
         entry = next((w for w in self.walkers if w["name"] == walker), None)
         if entry is None:
             raise ValueError("pick a walker the server declares for the websocket")
         types = {spec["name"]: spec["type"] for spec in entry["fields"]}
         context = {name: _parse_value(str(text), types.get(name, "str")) for name, text in fields.items() if text != ""}
+        if _takes_files(entry):  # files travel over REST only
+            picked: dict[str, FileValue | list[FileValue]] = {
+                name: [_picked_file(f) for f in chosen] for name, chosen in files.items() if chosen
+            }
+            answer = self.client.rest(walker, files=picked, **context)
+            if "http_status" in answer:
+                raise ValueError(f"{walker} over REST: {answer.get('error', answer)}")
+            return f"{walker} over REST answered: {orjson.dumps(answer.get('reports')).decode()[:300]}"
         self.client.walker(walker, response=bool(response), **context)
         return f"walker {walker} sent" + (": its answer will appear below" if response else "")
 
@@ -411,3 +422,17 @@ class ClientCard(anywidget.AnyWidget):
         """Apply pending updates now (following the client from now on, if it did not yet)."""
         self.start()
         return self.updates.flush()
+
+
+def _takes_files(entry: dict[str, Any]) -> bool:
+    """Whether a catalogue entry has file fields (then it runs over REST, with uploads)."""
+    return any(spec["type"] in ("file", "files") for spec in entry["fields"])
+
+
+def _picked_file(picked: dict[str, Any]) -> FileValue:
+    """A file the browser picked (``{"name", "type", "data"}``, the content in base64) for :meth:`Client.rest`."""
+    try:
+        content = base64.b64decode(str(picked["data"]), validate=True)
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"a picked file could not be read: {error}") from None
+    return str(picked.get("name") or "file"), content, str(picked.get("type") or "application/octet-stream")
