@@ -22,6 +22,7 @@ from .reload import serve_with_reload
 from .runtime import build
 from .server import bind_socket
 from .settings import Settings, load_or_create_secret, read_secret_file
+from .shipped import Outcome, copy_files, example_path, examples, tutorial_title, tutorials
 from .stores import store_location
 from .walker_files import load_file, load_walkers
 from .walkers import registry
@@ -30,12 +31,20 @@ __all__ = ["load_walkers", "main", "playground_command"]
 
 log = logging.getLogger("jacws")
 
+QUICKSTART = "01_quickstart.ipynb"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jacws", description="jac-cloud WebSocket server for Python and Jac walkers")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the walkers in a Python or Jac file")
-    serve.add_argument("file", help="a Python file declaring walkers, or a .jac file (needs jacws[jac])")
+    serve.add_argument("file", nargs="?", help="a Python file declaring walkers, or a .jac file (needs jacws[jac])")
+    serve.add_argument(
+        "--example",
+        default=None,
+        metavar="NAME",
+        help="serve a shipped example instead: chat, chat.jac (see jacws examples)",
+    )
     serve.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1, env JACWS_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000, env JACWS_PORT)")
     serve.add_argument("--db", default=None, help="SQLite file or store URL (default: in memory, env JACWS_DB)")
@@ -84,10 +93,20 @@ def _parser() -> argparse.ArgumentParser:
         "playground",
         help="open the tutorial notebooks in JupyterLab (extra arguments go to jupyter lab)",
     )
-    playground.add_argument("--notebooks", default="notebooks", help="the notebooks folder (default ./notebooks)")
     playground.add_argument(
-        "--notebook", default="01_quickstart.ipynb", help="the notebook to open first (default the quickstart)"
+        "--notebooks",
+        default=None,
+        help="a folder of notebooks to open as it is (default: ./notebooks in a checkout, else the copy in --dir)",
     )
+    playground.add_argument(
+        "--dir", default="jacws-tutorials", help="where the shipped tutorials are copied (default ./jacws-tutorials)"
+    )
+    playground.add_argument("--list", action="store_true", help="name the tutorials and exit")
+    playground.add_argument(
+        "--notebook", default=QUICKSTART, help="the notebook to open first (default the quickstart)"
+    )
+    examples = commands.add_parser("examples", help="name the shipped examples, or copy them out for editing")
+    examples.add_argument("--copy", default=None, metavar="DIR", help="copy them into DIR (kept if you changed them)")
     return parser
 
 
@@ -99,7 +118,7 @@ def playground_command(notebooks: str, notebook: str, extra: Sequence[str]) -> l
     """
     folder = Path(notebooks).resolve()
     if not (folder / notebook).is_file():
-        raise FileNotFoundError(f"no {notebook} in {folder}: run `jacws playground` from the jacws checkout")
+        raise FileNotFoundError(f"no {notebook} in {folder} (jacws playground --list names the tutorials)")
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", str(folder / notebook)]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         command.append("--allow-root")  # containers and CI often run as root
@@ -110,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args, extra = _parser().parse_known_args(argv)
     if args.command == "playground":
-        return _playground(args.notebooks, args.notebook, extra)
+        return _playground(args, extra)
+    if args.command == "examples":
+        return _examples(args.copy)
     if extra:
         print(f"jacws: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
         return 2
@@ -139,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_level is None and "JACWS_LOG_LEVEL" not in os.environ:
         settings = settings.with_changes(log_level="info")  # a server says what it does by default
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    try:
+        args.file = _served_file(args.file, args.example)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"jacws: {error}", file=sys.stderr)
+        return 2
     jac = Path(args.file).suffix == ".jac"
     try:
         if args.workers > 1 and jac:  # before loading jaclang, which takes a while
@@ -266,17 +292,52 @@ def _raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _playground(notebooks: str, notebook: str, extra: Sequence[str]) -> int:
+def _served_file(file: str | None, example: str | None) -> str:
+    """The file ``jacws serve`` serves: the one given, or a shipped example's."""
+    if (file is None) == (example is None):
+        raise ValueError("give a walker file, or --example NAME (one of them)")
+    return file if file is not None else str(example_path(str(example)))
+
+
+def _playground(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    if args.list:
+        for name in tutorials():
+            print(f"{name:28} {tutorial_title(name)}")
+        return 0
     if importlib.util.find_spec("jupyterlab") is None:
-        print('jacws: JupyterLab is not installed: pip install -e ".[notebook]"', file=sys.stderr)
+        print('jacws: JupyterLab is not installed: pip install "jacws[notebook]"', file=sys.stderr)
         return 2
+    notebooks = args.notebooks
+    if notebooks is None and (Path("notebooks") / QUICKSTART).is_file():
+        notebooks = "notebooks"  # a jacws checkout: its own notebooks
+    if notebooks is None:
+        notebooks = args.dir
+        _report_copies(copy_files("tutorials", Path(notebooks)), Path(notebooks), "tutorials")
     try:
-        command = playground_command(notebooks, notebook, extra)
+        command = playground_command(notebooks, args.notebook, extra)
     except FileNotFoundError as error:
         print(f"jacws: {error}", file=sys.stderr)
         return 2
     os.execv(command[0], command)
     return 0  # pragma: no cover - execv does not return
+
+
+def _examples(copy: str | None) -> int:
+    if copy is None:
+        for name in examples():
+            print(name)
+        return 0
+    _report_copies(copy_files("examples", Path(copy)), Path(copy), "examples")
+    return 0
+
+
+def _report_copies(outcomes: dict[str, Outcome], folder: Path, what: str) -> None:
+    """Say where the copies are, and which of the user's changed files were kept."""
+    for name, outcome in outcomes.items():
+        if outcome == "kept yours":
+            print(f"jacws: kept your changed {folder / name} (delete it to get the shipped one)", file=sys.stderr)
+    fresh = sum(1 for outcome in outcomes.values() if outcome in ("copied", "updated"))
+    print(f"jacws: the {what} are in {folder.resolve()} ({fresh} copied or updated)", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ The tree::
     │   ├── InvalidJSON            invalid_json: the frame is not JSON
     │   ├── InvalidEvent           invalid_event: not an object, unknown type, bad fields (HTTP 422)
     │   ├── UnknownWalker          unknown_walker: no such walker for this transport (HTTP 404)
+    │   ├── FilesNeedRest          files_need_rest: a walker with file fields, called over the socket
     │   ├── AuthRequired           auth_required: the walker needs a logged-in user (HTTP 401)
     │   ├── Forbidden              forbidden: no access to a node or a publish target (HTTP 403)
     │   ├── WalkerFailed           walker_error: the walker raised or ran out of time (HTTP 500)
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidCredentials",
     "JacLoadError",
     "JacUnavailable",
+    "FilesNeedRest",
     "MethodNotAllowed",
     "SourceUnavailable",
     "WalkerAbandoned",

@@ -199,11 +199,24 @@ def test_playground_opens_jupyterlab_on_the_quickstart(tmp_path: Path) -> None:
             process.stderr.close()
 
 
-def test_playground_explains_where_the_notebooks_are(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "jacws.cli", "playground"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+def test_playground_outside_a_checkout_copies_the_tutorials_and_names_them(tmp_path: Path) -> None:
+    def playground(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "jacws.cli", "playground", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+    listing = playground("--list")
+    assert listing.returncode == 0
+    assert "01_quickstart.ipynb          01 · Quickstart: a walker and three clients" in listing.stdout
+    missing = playground("--dir", "mine", "--notebook", "nope.ipynb")
+    assert (
+        missing.returncode == 2
+        and "no nope.ipynb in" in missing.stderr
+        and "--list names the tutorials" in missing.stderr
     )
-    assert result.returncode == 2 and "run `jacws playground` from the jacws checkout" in result.stderr
+    assert f"the tutorials are in {tmp_path / 'mine'} (10 copied or updated)" in missing.stderr
+    assert (tmp_path / "mine" / "01_quickstart.ipynb").read_bytes() == (
+        ROOT / "notebooks" / "01_quickstart.ipynb"
+    ).read_bytes()
 
 
 def test_serve_refuses_several_workers_without_redis_or_a_shared_store(tmp_path: Path) -> None:

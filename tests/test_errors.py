@@ -9,6 +9,7 @@ CODES = {
     "InvalidJSON": "invalid_json",
     "InvalidEvent": "invalid_event",
     "UnknownWalker": "unknown_walker",
+    "FilesNeedRest": "files_need_rest",
     "AuthRequired": "auth_required",
     "Forbidden": "forbidden",
     "WalkerFailed": "walker_error",
