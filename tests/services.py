@@ -141,6 +141,13 @@ class RedisClusterServers:
         return f"redis://127.0.0.1:{self.nodes[0].port}/0"
 
     def start(self) -> RedisClusterServers:
+        try:
+            return self._start()
+        except BaseException:
+            self.kill()  # no node outlives a cluster that did not come up
+            raise
+
+    def _start(self) -> RedisClusterServers:
         for node in self.nodes:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
