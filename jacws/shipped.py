@@ -27,6 +27,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 MANIFEST = ".jacws-copies.json"
 _FOLDERS = {"tutorials": "notebooks", "examples": "examples"}
 _EXAMPLE_SUFFIXES = (".py", ".jac", ".mjs", ".json")
+_COMPANIONS = ("PROTOCOL.md",)
+"""Files the tutorials link to, shipped and copied beside them."""
 
 Outcome = Literal["copied", "updated", "unchanged", "kept yours"]
 
@@ -86,7 +88,7 @@ def copy_files(kind: Literal["tutorials", "examples"], destination: Path) -> dic
         copied: dict[str, str] = json.loads(manifest_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         copied = {}
-    names = tutorials() if kind == "tutorials" else examples()
+    names = [*tutorials(), *_COMPANIONS] if kind == "tutorials" else examples()
     outcomes: dict[str, Outcome] = {}
     for name in names:
         content = source(kind).joinpath(name).read_bytes()

@@ -213,7 +213,7 @@ def test_playground_outside_a_checkout_copies_the_tutorials_and_names_them(tmp_p
         and "no nope.ipynb in" in missing.stderr
         and "--list names the tutorials" in missing.stderr
     )
-    assert f"the tutorials are in {tmp_path / 'mine'} (10 copied or updated)" in missing.stderr
+    assert f"the tutorials are in {tmp_path / 'mine'} (11 copied or updated)" in missing.stderr
     assert (tmp_path / "mine" / "01_quickstart.ipynb").read_bytes() == (
         ROOT / "notebooks" / "01_quickstart.ipynb"
     ).read_bytes()

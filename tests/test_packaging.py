@@ -105,6 +105,7 @@ def test_the_playground_copies_the_tutorials_and_the_quickstart_runs_there(insta
     assert "the tutorials are in" in output and str(tutorials) in output
     shipped = {line.split()[0] for line in listing.stdout.splitlines()}
     assert shipped <= {path.name for path in tutorials.glob("*.ipynb")}
+    assert (tutorials / "PROTOCOL.md").read_text().startswith("# ")  # what the tutorials link to
     execute = (
         "import nbformat, nbclient, sys\n"
         "nb = nbformat.read('01_quickstart.ipynb', as_version=4)\n"

@@ -26,7 +26,8 @@ def test_the_tutorials_and_examples_are_the_repositorys() -> None:
 
 def test_a_copy_is_updated_where_untouched_and_kept_where_its_user_changed_it(tmp_path: Path) -> None:
     first = copy_files("tutorials", tmp_path)
-    assert set(first.values()) == {"copied"} and set(first) == set(tutorials())
+    assert set(first.values()) == {"copied"} and set(first) == {*tutorials(), "PROTOCOL.md"}
+    assert (tmp_path / "PROTOCOL.md").read_bytes() == (ROOT / "docs" / "PROTOCOL.md").read_bytes()  # linked to
     assert set(copy_files("tutorials", tmp_path).values()) == {"unchanged"}
 
     mine, stale = tmp_path / "01_quickstart.ipynb", tmp_path / "02_chat.ipynb"
