@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -49,7 +50,8 @@ async def connect(url: str, timeout: float) -> aioredis.Redis | RedisCluster:
     if not info.get("cluster_enabled"):
         return plain
     await plain.aclose()
-    cluster = RedisCluster.from_url(url.rsplit("/", 1)[0] if url.count("/") > 2 else url, **_options(timeout))
+    nodes = urlsplit(url)._replace(path="").geturl()  # (a cluster has database 0 only: no /DB part)
+    cluster = RedisCluster.from_url(nodes, **_options(timeout))
     try:
         await asyncio.wait_for(cluster.initialize(), timeout)
     except BaseException:
